@@ -1,0 +1,23 @@
+/*-------------------------------------------------------------------------
+ *
+ * nextphone.h
+ *	  Declarations shared by the parts of the nextphone extension.
+ *
+ * Each subsystem has an ...Init() function, called once from _PG_init(),
+ * that defines its settings and hooks.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef NEXTPHONE_H
+#define NEXTPHONE_H
+
+#define NEXTPHONE_VERSION "0.1"
+#define NEXTPHONE_USER_AGENT "nextphone/" NEXTPHONE_VERSION
+
+/* enqueue.c: rendering on insert, commit wake-up */
+extern void EnqueueInit(void);
+
+/* worker.c: the delivery worker */
+extern void WorkerInit(void);
+
+#endif							/* NEXTPHONE_H */

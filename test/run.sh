@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Every test, from nothing: installs packages, builds, installs, then runs the
+# pg_regress tests and the TAP tests (make installcheck) as the postgres user
+# on throwaway clusters, and a short fuzz run of the template engine.
+# Ends with one line: "N passed, N failed".
+set -uo pipefail
+
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh" || exit 1
+set +e
+
+# Outside test data (the Mustache spec, Standard Webhooks vectors).
+NEXTPHONE_SHARED=${NEXTPHONE_SHARED:-$(cd "$NEXTPHONE_ROOT/../shared" 2>/dev/null && pwd)}
+export NEXTPHONE_SHARED
+
+work=$(nextphone_workdir)
+log="$work/installcheck.log"
+
+# make installcheck runs pg_regress then prove; run them one at a time so a
+# regression failure does not hide the TAP results.
+for suite in "TAP_TESTS=" "REGRESS="; do
+	echo "== make installcheck $suite (in $work)"
+	runuser -u postgres -- env PATH="$PATH" NEXTPHONE_SHARED="$NEXTPHONE_SHARED" \
+		make -C "$work" PG_CONFIG="$PG_CONFIG" installcheck "$suite" 2>&1 | tee -a "$log"
+done
+
+# pg_regress prints "test NAME ... ok" / "... FAILED" (and "ok" lines for
+# parallel groups); prove prints "test/t/NAME.pl .. ok" or a failure.
+passed=$(grep -Ec '^(test |     )[A-Za-z0-9_]+ +\.\.\. ok|^test/t/.*\.pl \.+ ok' "$log")
+failed=$(grep -Ec '^(test |     )[A-Za-z0-9_]+ +\.\.\. FAILED|^test/t/.*\.pl \.+ (Failed|Dubious|No subtests)' "$log")
+if ! grep -qE '^ *All [0-9]+ tests passed' "$log"; then
+	# pg_regress did not finish cleanly (a crash, a missing expected file)
+	grep -qE 'tests? failed|FAILED' "$log" || failed=$((failed + 1))
+	[ -f "$work/regression.diffs" ] && cat "$work/regression.diffs"
+fi
+
+# A short fuzz run of the template engine (libFuzzer), when its target exists.
+if [ -f "$NEXTPHONE_ROOT/test/fuzz/fuzz_template.c" ]; then
+	echo "== fuzz: template engine, ${NEXTPHONE_FUZZ_SECONDS:-60} s"
+	if runuser -u postgres -- make -C "$work" -s PG_CONFIG="$PG_CONFIG" fuzz-run \
+		FUZZ_SECONDS="${NEXTPHONE_FUZZ_SECONDS:-60}" 2>&1 | tail -5; then
+		passed=$((passed + 1))
+		echo "fuzz_template ... ok"
+	else
+		failed=$((failed + 1))
+		echo "fuzz_template ... FAILED"
+	fi
+fi
+
+if [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]; then
+	rm -rf "$work"
+	echo "$passed passed, $failed failed"
+	exit 0
+fi
+echo "(results, diffs and TAP logs kept in $work)"
+echo "$passed passed, $failed failed"
+exit 1
