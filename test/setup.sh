@@ -2,6 +2,7 @@
 # Installs what nextphone needs on Debian 12 (as root), builds it and installs
 # it into PostgreSQL 15.  Sourced by test/demo.sh and test/run.sh; safe to run
 # again (apt-get and make skip what is already done).
+# Set PG_CONFIG to use a PostgreSQL other than Debian's 15.
 set -euo pipefail
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -31,8 +32,10 @@ fi
 
 # Debian starts a cluster when postgresql-15 is installed; nextphone's tests
 # and demo use throwaway clusters of their own.
-export PATH=/usr/lib/postgresql/15/bin:$PATH
-export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+# PG_CONFIG may name another installation (a developer's private copy).
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PATH=$("$PG_CONFIG" --bindir):$PATH
+export PATH
 
 echo "== building and installing nextphone"
 make -C "$NEXTPHONE_ROOT" -s PG_CONFIG="$PG_CONFIG" >/dev/null
