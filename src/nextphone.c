@@ -27,6 +27,7 @@ void
 _PG_init(void)
 {
 	EnqueueInit();
+	NetguardInit();
 	WorkerInit();
 
 #if PG_VERSION_NUM >= 150000

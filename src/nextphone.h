@@ -17,6 +17,9 @@
 /* enqueue.c: rendering on insert, commit wake-up */
 extern void EnqueueInit(void);
 
+/* netguard.c: where deliveries may go (SSRF guard, TLS settings) */
+extern void NetguardInit(void);
+
 /* worker.c: the delivery worker */
 extern void WorkerInit(void);
 
