@@ -88,15 +88,15 @@ CREATE TABLE nextphone.webhooks (
     http_method           text NOT NULL DEFAULT 'POST'
                           CHECK (http_method IN ('GET', 'POST', 'PUT', 'PATCH', 'DELETE')),
     url                   text NOT NULL CHECK (length(url) <= 2048),
-    headers               jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(headers) = 'object'),
-    body_template         text,
-    parameters            jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(parameters) = 'array'),
+    headers               json NOT NULL DEFAULT '{}' CHECK (json_typeof(headers) = 'object'),
+    body_template         text CHECK (length(body_template) <= 1048576),
+    parameters            json NOT NULL DEFAULT '[]' CHECK (json_typeof(parameters) = 'array'),
     -- delivery policy
     events                text[] NOT NULL DEFAULT '{}'
                           CHECK (events <@ ARRAY['lead.created', 'call.completed']),
     enabled               boolean NOT NULL DEFAULT true,
-    signing_secret        text,
-    previous_secret       text,
+    signing_secret        text CHECK (signing_secret ~ '^whsec_[A-Za-z0-9+/]{16,}={0,2}$'),
+    previous_secret       text CHECK (previous_secret ~ '^whsec_[A-Za-z0-9+/]{16,}={0,2}$'),
     previous_secret_until timestamptz,
     timeout_ms            integer CHECK (timeout_ms BETWEEN 1 AND 600000),
     max_attempts          integer CHECK (max_attempts BETWEEN 1 AND 1000),
@@ -119,6 +119,14 @@ COMMENT ON TABLE nextphone.webhooks IS
   'Webhook configurations, one row each, in the guide''s shape (create_webhook), with their delivery policy and health';
 COMMENT ON COLUMN nextphone.webhooks.type IS
   'The guide''s configuration: type, tool_name, description, http_method, url, headers, body_template (the user''s exact text), parameters';
+COMMENT ON COLUMN nextphone.webhooks.headers IS
+  'Header templates as configured (json keeps the user''s order); {{secret.NAME}} tags are resolved by the worker at send time';
+COMMENT ON COLUMN nextphone.webhooks.body_template IS
+  'The JSON body template, the user''s exact text (key order and spacing included)';
+COMMENT ON COLUMN nextphone.webhooks.parameters IS
+  'The parameters the AI collects: [{"name", "type", "description", "required"}]; optional unless "required": true';
+COMMENT ON COLUMN nextphone.webhooks.signing_secret IS
+  'Standard Webhooks signing secret (whsec_ + base64), readable by the owner only; previous_secret stays valid until previous_secret_until';
 COMMENT ON COLUMN nextphone.webhooks.events IS
   'Delivery policy: the events it fires on (lead.created, call.completed; none: only explicitly), enabled, signing secret, timeout, retries, ordering, rate limit';
 COMMENT ON COLUMN nextphone.webhooks.circuit_state IS
@@ -148,7 +156,9 @@ CREATE TABLE nextphone.outbox (
     last_error       text,
     last_response    text,
     created_at       timestamptz NOT NULL DEFAULT now(),
-    delivered_at     timestamptz
+    delivered_at     timestamptz,
+    -- a row waiting for delivery is always fully rendered
+    CONSTRAINT outbox_rendered CHECK (status IN ('dead', 'cancelled') OR (method IS NOT NULL AND url IS NOT NULL))
 );
 -- The worker finds due rows through this partial index, never by a scan.
 CREATE INDEX outbox_due ON nextphone.outbox (next_attempt_at) WHERE status = 'pending';
