@@ -185,7 +185,8 @@ push_bool(JsonbParseState **state, const char *key, bool value)
 static void
 push_timestamptz(JsonbParseState **state, const char *key, Datum value)
 {
-	char		buf[MAXDATELEN + 1];
+	/* the string must live until the object is finished */
+	char	   *buf = palloc(MAXDATELEN + 1);
 
 	push_text(state, key, JsonEncodeDateTime(buf, value, TIMESTAMPTZOID, NULL));
 }

@@ -7,8 +7,8 @@
  * check a configuration whole; for its templates they call
  * webhook_template_names(), which parses one template as the kind of text it
  * renders (a URL, a header value, a JSON body) and lists the variables it
- * uses.  A syntax error is raised with its position and the configuration
- * field it is in.
+ * uses.  A syntax error is raised with its position, and its message names
+ * the configuration field it is in.
  *
  *-------------------------------------------------------------------------
  */
@@ -24,16 +24,6 @@
 PG_FUNCTION_INFO_V1(webhook_template_names);
 
 /*
- * field_context
- *		Error context: which configuration field the template came from.
- */
-static void
-field_context(void *arg)
-{
-	errcontext("webhook configuration field \"%s\"", (const char *) arg);
-}
-
-/*
  * webhook_template_names
  *		webhook_template_names(template text, kind text, field text)
  *		RETURNS text[]: the variables a template uses, in order of first use,
@@ -46,9 +36,9 @@ webhook_template_names(PG_FUNCTION_ARGS)
 	char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *field = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	TemplateKind k;
-	ErrorContextCallback callback;
-	const char *const *names;
-	int			nnames;
+	MemoryContext oldcxt = CurrentMemoryContext;
+	const char *const *volatile names = NULL;
+	int			nnames = 0;
 	Datum	   *elems;
 
 	if (strcmp(kind, "url") == 0)
@@ -63,15 +53,27 @@ webhook_template_names(PG_FUNCTION_ARGS)
 				 errmsg("invalid template kind \"%s\"", kind),
 				 errhint("The kinds are \"url\", \"header\" and \"json\".")));
 
-	callback.callback = field_context;
-	callback.arg = field;
-	callback.previous = error_context_stack;
-	error_context_stack = &callback;
+	/* a syntax error names the configuration field it is in */
+	PG_TRY();
+	{
+		TemplateCheck(template, k);
+		names = TemplateVariables(template, k, &nnames);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
 
-	TemplateCheck(template, k);
-	names = TemplateVariables(template, k, &nnames);
-
-	error_context_stack = callback.previous;
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (strncmp(edata->message, "invalid template", 16) == 0)
+			edata->message = psprintf("invalid template in \"%s\"%s", field,
+									  edata->message + 16);
+		else
+			edata->message = psprintf("%s (in \"%s\")", edata->message, field);
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
 
 	elems = palloc(sizeof(Datum) * Max(nnames, 1));
 	for (int i = 0; i < nnames; i++)

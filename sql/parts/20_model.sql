@@ -178,11 +178,11 @@ BEGIN
 				  HINT = 'Declare it in "parameters", or use a built-in variable: '
 						 || array_to_string(nextphone.builtin_variables(), ', ') || '.';
 	END IF;
-	SELECT string_agg(format('"%s"', name), ', ' ORDER BY ord) INTO bad
+	SELECT string_agg(format('"%s"', substr(name, 8)), ', ' ORDER BY ord) INTO bad
 	  FROM unnest(names) WITH ORDINALITY AS u(name, ord)
 	 WHERE name LIKE 'secret._%';
 	IF bad IS NOT NULL AND NOT in_header THEN
-		RAISE EXCEPTION 'secret % used in "%"', bad, field
+		RAISE EXCEPTION 'secret % cannot be used in "%"', bad, field
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = 'Secrets may be used only in header values, which the worker completes at send time, so that they are never stored in the outbox.';
 	END IF;
@@ -247,6 +247,7 @@ DECLARE
 	p json;
 	names text[] := '{}';
 	allowed text[];
+	n integer;
 	authority text;
 	body json;
 BEGIN
@@ -255,20 +256,20 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 
-	SELECT string_agg(format('"%s"', key), ', ' ORDER BY ord) INTO bad
+	SELECT string_agg(format('"%s"', key), ', ' ORDER BY ord), count(*) INTO bad, n
 	  FROM json_object_keys(config) WITH ORDINALITY AS k(key, ord)
 	 WHERE key <> ALL (known);
 	IF bad IS NOT NULL THEN
-		RAISE EXCEPTION 'unknown key % in webhook configuration', bad
+		RAISE EXCEPTION 'unknown key% % in webhook configuration', CASE WHEN n > 1 THEN 's' ELSE '' END, bad
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Known keys are ' || array_to_string(known, ', ') || '.';
 	END IF;
 
-	SELECT string_agg(format('"%s"', key), ', ') INTO bad
+	SELECT string_agg(format('"%s"', key), ', '), count(*) INTO bad, n
 	  FROM unnest(ARRAY['type', 'tool_name', 'http_method', 'url']) AS key
 	 WHERE json_typeof(config -> key) IS NULL OR json_typeof(config -> key) = 'null';
 	IF bad IS NOT NULL THEN
-		RAISE EXCEPTION 'webhook configuration lacks required key %', bad
+		RAISE EXCEPTION 'webhook configuration lacks required key% %', CASE WHEN n > 1 THEN 's' ELSE '' END, bad
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 
@@ -554,7 +555,7 @@ RETURNS json
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-SELECT json_object_agg(key, value ORDER BY ord)
+SELECT ('{' || string_agg(to_json(key)::text || ': ' || value::text, ', ' ORDER BY ord) || '}')::json
   FROM (VALUES
 	(1, 'type', to_json(w.type)),
 	(2, 'tool_name', to_json(w.tool_name)),
