@@ -701,6 +701,11 @@ BEGIN
 		RAISE EXCEPTION 'a call needs "caller_number" and "receiving_number"'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	IF coalesce(call ->> 'status', 'completed') NOT IN ('in_progress', 'completed', 'missed', 'voicemail', 'failed') THEN
+		RAISE EXCEPTION 'invalid call status "%"', call ->> 'status'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'A call is in_progress, completed, missed, voicemail or failed.';
+	END IF;
 	c := coalesce(call -> 'collected', '{}');
 	IF jsonb_typeof(c) <> 'object' THEN
 		RAISE EXCEPTION '"collected" must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
