@@ -1,0 +1,182 @@
+-- Enqueueing: every way into the outbox.  A row naming a webhook is
+-- rendered in the inserting transaction; an ad-hoc row is checked; the
+-- built-in events and webhook_trigger() are fail-safe.
+\set SHOW_CONTEXT never
+
+INSERT INTO nextphone.businesses (receiving_number, owner_name, website, booking_url)
+VALUES ('+15559876543', 'Acme Contracting', 'https://acmecontracting.com',
+		'https://acmecontracting.com/schedule');
+
+-- The guide's webhook (its body template and parameters), fired only
+-- explicitly (no "events"), for Acme.
+SELECT nextphone.create_webhook('{
+  "type": "http",
+  "tool_name": "submitLeadToCRM",
+  "http_method": "POST",
+  "url": "https://crm.example.com/api/leads?business={{owner_name}}",
+  "headers": {"Authorization": "Bearer YOUR_API_KEY", "X-Caller": "{{caller_number}}"},
+  "body_template": {
+    "first_name": "{{first_name}}",
+    "phone": "{{caller_number}}",
+    "email": "{{email}}",
+    "company": "{{company_name}}",
+    "notes": "{{message}}",
+    "source": "NextPhone AI"
+  },
+  "parameters": [
+    {"name": "first_name", "type": "string", "description": "Caller''s first name"},
+    {"name": "email", "type": "string", "description": "Caller''s email address"},
+    {"name": "company_name", "type": "string", "description": "Company name"},
+    {"name": "message", "type": "string", "description": "Inquiry details"}
+  ]
+}', (SELECT id FROM nextphone.businesses WHERE owner_name = 'Acme Contracting')) > 0 AS created;
+
+-- 1. INSERT INTO outbox (webhook, vars) renders at once: values are
+-- escaped for where they land (percent-encoded in the URL, JSON-escaped in
+-- the body); the business built-ins come from the webhook's business; a
+-- declared parameter not collected (company_name) is null.
+INSERT INTO nextphone.outbox (webhook, vars)
+VALUES ('submitLeadToCRM', '{"first_name": "John \"Johnny\"", "caller_number": "+15551234567",
+		"email": "john@example.com", "message": "Needs roof inspection"}')
+RETURNING webhook, status, method, url, headers, body;
+
+-- Each row has a message id (msg_ and a random URL-safe id) that is its
+-- idempotency key: sent as webhook-id on every attempt.
+SELECT msg_id ~ '^msg_[A-Za-z0-9_-]{20,}$' AS msg_id_form, count(*) OVER () AS n
+  FROM nextphone.outbox;
+
+-- 2. enqueue() does the same as a function and returns the row's id.
+SELECT nextphone.enqueue('submitLeadToCRM', '{"first_name": "Ann", "caller_number": "+15550000001"}') AS id \gset
+SELECT webhook, status, body FROM nextphone.outbox WHERE id = :id;
+
+-- 3. An ad-hoc request: method (POST by default), url, headers, body.
+INSERT INTO nextphone.outbox (url, headers, body)
+VALUES ('https://hooks.example.com/ping', '{"X-Token": "abc"}', '{"ping": true}')
+RETURNING webhook, status, method, url, headers, body;
+
+-- Bad input raises a clear error and stores nothing.
+CREATE FUNCTION rejection(statement text, OUT state text, OUT message text)
+LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE statement;
+	state := 'accepted';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+END
+$$;
+SELECT nextphone.create_webhook('{"type": "http", "tool_name": "needsEmail", "http_method": "POST",
+  "url": "https://crm.example.com/x", "headers": {"X-Name": "{{first_name}}"},
+  "body_template": {"email": "{{email}}", "name": "{{first_name}}"},
+  "parameters": [{"name": "email", "type": "string", "required": true},
+                 {"name": "first_name", "type": "string"}]}') > 0 AS created;
+SELECT nextphone.create_webhook('{"type": "http", "tool_name": "switchedOff", "http_method": "POST",
+  "url": "https://crm.example.com/off", "enabled": false}') > 0 AS created;
+SET nextphone.max_body_size = 1024;
+SELECT c.name AS "case", r.state AS sqlstate, r.message
+  FROM (VALUES
+	('unknown webhook', $$INSERT INTO nextphone.outbox (webhook, vars) VALUES ('noSuchTool', '{}')$$),
+	('unknown webhook id', $$INSERT INTO nextphone.outbox (webhook_id, vars) VALUES (-1, '{}')$$),
+	('webhook and request', $$INSERT INTO nextphone.outbox (webhook, url) VALUES ('needsEmail', 'https://x.example.com/')$$),
+	('vars not an object', $$SELECT nextphone.enqueue('needsEmail', '["a@example.com"]')$$),
+	('required missing', $$SELECT nextphone.enqueue('needsEmail', '{"first_name": "Jo"}')$$),
+	('required null', $$SELECT nextphone.enqueue('needsEmail', '{"email": null}')$$),
+	('tag smuggled into header', $$SELECT nextphone.enqueue('needsEmail', '{"email": "a@example.com", "first_name": "{{secret.key}}"}')$$),
+	('line break into header', $$SELECT nextphone.enqueue('needsEmail', '{"email": "a@example.com", "first_name": "Jo\r\nX-Evil: 1"}')$$),
+	('body too large', $$SELECT nextphone.enqueue('needsEmail', jsonb_build_object('email', repeat('x', 2000)))$$),
+	('disabled webhook', $$SELECT nextphone.enqueue('switchedOff')$$),
+	('ad-hoc without url', $$INSERT INTO nextphone.outbox (method, body) VALUES ('POST', '{}')$$),
+	('ad-hoc scheme', $$INSERT INTO nextphone.outbox (url) VALUES ('file:///etc/passwd')$$),
+	('ad-hoc method', $$INSERT INTO nextphone.outbox (method, url) VALUES ('TRACE', 'https://x.example.com/')$$),
+	('ad-hoc header name', $$INSERT INTO nextphone.outbox (url, headers) VALUES ('https://x.example.com/', '{"A B": "1"}')$$),
+	('ad-hoc header value', $$INSERT INTO nextphone.outbox (url, headers) VALUES ('https://x.example.com/', '{"A": "1\r\nB: 2"}')$$),
+	('ad-hoc secret', $$INSERT INTO nextphone.outbox (url, headers) VALUES ('https://evil.example.com/', '{"Authorization": "Bearer {{secret.crm_key}}"}')$$),
+	('ad-hoc body too large', $$INSERT INTO nextphone.outbox (url, body) VALUES ('https://x.example.com/', repeat('x', 2000))$$)
+  ) AS c(name, statement),
+  LATERAL rejection(c.statement) r;
+DROP FUNCTION rejection(text);
+SELECT count(*) AS rows_stored FROM nextphone.outbox;
+
+-- The errors say which webhook and which parameter.
+SELECT nextphone.enqueue('needsEmail', '{"first_name": "Jo"}');
+SELECT nextphone.enqueue('needsEmail', jsonb_build_object('email', repeat('x', 2000)));
+RESET nextphone.max_body_size;
+
+-- 4. Fail-safe: a built-in event never fails the insert of a lead.  A
+-- delivery that cannot be rendered is stored as dead, with the reason.
+SELECT nextphone.update_webhook('needsEmail', '{"events": ["lead.created"]}');
+INSERT INTO nextphone.leads (first_name, phone) VALUES ('Jo', '+15550000002');
+SELECT l.first_name, o.webhook, o.status, o.body, o.last_error
+  FROM nextphone.leads l JOIN nextphone.outbox o ON (o.vars ->> 'lead_id')::bigint = l.id;
+INSERT INTO nextphone.leads (first_name, email) VALUES ('Jo', 'jo@example.com');
+SELECT o.status, o.headers, o.body
+  FROM nextphone.leads l JOIN nextphone.outbox o ON (o.vars ->> 'lead_id')::bigint = l.id
+ WHERE l.email = 'jo@example.com';
+SELECT nextphone.update_webhook('needsEmail', '{"events": []}');
+
+-- 5. webhook_trigger() on a table of your own: the row (NEW, or OLD on
+-- DELETE) is the variables, with the built-ins of the business the row
+-- names by receiving_number (or business_id).
+CREATE SCHEMA crm;
+CREATE TABLE crm.contacts (
+	id serial PRIMARY KEY,
+	receiving_number text,
+	first_name text,
+	email text,
+	company_name text
+);
+CREATE TRIGGER crm_push AFTER INSERT OR DELETE ON crm.contacts
+	FOR EACH ROW EXECUTE FUNCTION nextphone.webhook_trigger('submitLeadToCRM');
+INSERT INTO crm.contacts (receiving_number, first_name, email, company_name)
+VALUES ('+15559876543', 'Maria', 'maria@example.com', 'Garcia Roofing');
+DELETE FROM crm.contacts WHERE first_name = 'Maria';
+SELECT event, status, url, body FROM nextphone.outbox WHERE event LIKE 'crm.%' ORDER BY id;
+
+-- Fail-safe here too: a row whose delivery cannot be rendered is stored,
+-- and so is a dead outbox row saying why.
+CREATE TRIGGER crm_push_email AFTER INSERT ON crm.contacts
+	FOR EACH ROW EXECUTE FUNCTION nextphone.webhook_trigger('needsEmail');
+CREATE TRIGGER crm_push_gone AFTER INSERT ON crm.contacts
+	FOR EACH ROW EXECUTE FUNCTION nextphone.webhook_trigger('droppedSinceThen');
+INSERT INTO crm.contacts (first_name) VALUES ('Sam');
+SELECT first_name FROM crm.contacts;
+SELECT webhook, status, last_error FROM nextphone.outbox
+ WHERE vars ->> 'first_name' = 'Sam' ORDER BY webhook;
+-- a disabled webhook queues nothing
+CREATE TRIGGER crm_push_off AFTER INSERT ON crm.contacts
+	FOR EACH ROW EXECUTE FUNCTION nextphone.webhook_trigger('switchedOff');
+INSERT INTO crm.contacts (first_name, email) VALUES ('Kim', 'kim@example.com');
+SELECT webhook, status FROM nextphone.outbox WHERE vars ->> 'first_name' = 'Kim' ORDER BY webhook;
+-- webhook_trigger needs one argument, and a row trigger
+CREATE TRIGGER crm_bad AFTER INSERT ON crm.contacts
+	FOR EACH ROW EXECUTE FUNCTION nextphone.webhook_trigger();
+INSERT INTO crm.contacts (first_name) VALUES ('Bad');
+DROP TRIGGER crm_bad ON crm.contacts;
+CREATE TRIGGER crm_bad AFTER INSERT ON crm.contacts
+	FOR EACH STATEMENT EXECUTE FUNCTION nextphone.webhook_trigger('submitLeadToCRM');
+INSERT INTO crm.contacts (first_name) VALUES ('Bad');
+DROP TABLE crm.contacts;
+DROP SCHEMA crm;
+
+-- 6. Rolling back queues nothing.
+SELECT count(*) AS before FROM nextphone.outbox \gset
+BEGIN;
+SELECT nextphone.enqueue('submitLeadToCRM', '{"first_name": "Ghost"}') > 0 AS queued;
+INSERT INTO nextphone.outbox (url) VALUES ('https://x.example.com/');
+ROLLBACK;
+SELECT count(*) - :before AS queued_after_rollback FROM nextphone.outbox;
+
+-- 7. A changed webhook renders its new templates at once, in this session
+-- and transaction; undone, the old ones come back.
+BEGIN;
+SELECT nextphone.update_webhook('submitLeadToCRM', '{"url": "https://crm.example.com/v2/leads"}');
+SELECT nextphone.enqueue('submitLeadToCRM', '{}') AS id \gset
+SELECT url FROM nextphone.outbox WHERE id = :id;
+ROLLBACK;
+SELECT nextphone.enqueue('submitLeadToCRM', '{}') AS id \gset
+SELECT url FROM nextphone.outbox WHERE id = :id;
+
+-- Clean up.
+DELETE FROM nextphone.outbox;
+DELETE FROM nextphone.leads;
+SELECT nextphone.drop_webhook(tool_name) FROM nextphone.webhooks;
+DELETE FROM nextphone.businesses;
