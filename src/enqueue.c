@@ -27,9 +27,11 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "fmgr.h"
 #include "nodes/makefuncs.h"
 #include "utils/builtins.h"
@@ -43,6 +45,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "nextphone.h"
 #include "webhook_cache.h"
@@ -395,6 +398,25 @@ finish_object(JsonbParseState **state)
  */
 
 /*
+ * outbox_owner
+ *		The owner of nextphone.outbox.
+ */
+static Oid
+outbox_owner(void)
+{
+	Oid			relid = get_relname_relid("outbox", get_namespace_oid("nextphone", false));
+	HeapTuple	tuple;
+	Oid			owner;
+
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/*
  * enqueue_internal
  *		Insert one outbox row per webhook (by id, or by name when ids is
  *		NULL), each rendered by outbox_prepare in fail-safe mode.
@@ -405,6 +427,9 @@ enqueue_internal(int n, int64 *ids, const char *tool_name, int64 business_id,
 {
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec_context;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -429,6 +454,14 @@ enqueue_internal(int n, int64 *ids, const char *tool_name, int64 business_id,
 	values[3] = CStringGetTextDatum(event);
 	values[4] = JsonbPGetDatum(vars);
 
+	/*
+	 * The rows are inserted as the outbox's owner: whoever may insert a lead
+	 * (or fire webhook_trigger) may queue its deliveries, without any
+	 * privilege on the outbox.
+	 */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	owner = outbox_owner();
+
 	for (int i = 0; i < n; i++)
 	{
 		int			rc;
@@ -436,6 +469,7 @@ enqueue_internal(int n, int64 *ids, const char *tool_name, int64 business_id,
 		values[0] = ids ? Int64GetDatum(ids[i]) : (Datum) 0;
 		nulls[0] = ids ? ' ' : 'n';
 		internal_insert = true;
+		SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 		PG_TRY();
 		{
 			rc = SPI_execute_plan(insert_plan, values, nulls, false, 0);
@@ -443,6 +477,7 @@ enqueue_internal(int n, int64 *ids, const char *tool_name, int64 business_id,
 		PG_FINALLY();
 		{
 			internal_insert = false;
+			SetUserIdAndSecContext(save_userid, save_sec_context);
 		}
 		PG_END_TRY();
 		if (rc != SPI_OK_INSERT)

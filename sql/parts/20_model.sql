@@ -670,7 +670,7 @@ COMMENT ON FUNCTION nextphone.drop_webhook(text) IS
 
 CREATE FUNCTION nextphone.record_call(call jsonb)
 RETURNS bigint
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -760,7 +760,7 @@ COMMENT ON FUNCTION nextphone.record_call(jsonb) IS
 -- A call or lead inserted directly names its business by receiving number or by call.
 CREATE FUNCTION nextphone.fill_business()
 RETURNS trigger
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -807,13 +807,13 @@ CREATE TRIGGER cache_invalidate
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nextphone.businesses
 	FOR EACH STATEMENT EXECUTE FUNCTION nextphone.cache_invalidate();
 
--- The trigger functions read webhooks and write the outbox for whoever
--- inserts: they run as the extension's owner (SECURITY DEFINER), so an
--- application role fires webhooks it may not read.  They run no SQL that
--- names an unqualified object.
+-- The trigger functions read webhooks and businesses directly (no SQL, no
+-- privilege needed) and insert their outbox rows as the outbox's owner, so
+-- an application role fires webhooks it may not read.  Everything else they
+-- do (to_jsonb of a user's row, for one) runs as the user who fired them.
 CREATE FUNCTION nextphone.outbox_prepare()
 RETURNS trigger
-LANGUAGE c SECURITY DEFINER
+LANGUAGE c
 AS 'MODULE_PATHNAME', 'outbox_prepare';
 COMMENT ON FUNCTION nextphone.outbox_prepare() IS
   'Internal trigger: renders an outbox row that names a webhook, checks an ad-hoc one';
@@ -823,7 +823,7 @@ CREATE TRIGGER outbox_prepare BEFORE INSERT ON nextphone.outbox
 
 CREATE FUNCTION nextphone.fire_lead_created()
 RETURNS trigger
-LANGUAGE c SECURITY DEFINER
+LANGUAGE c
 AS 'MODULE_PATHNAME', 'fire_lead_created';
 COMMENT ON FUNCTION nextphone.fire_lead_created() IS
   'Internal trigger: an inserted lead queues every enabled webhook subscribed to lead.created';
@@ -833,7 +833,7 @@ CREATE TRIGGER lead_created AFTER INSERT ON nextphone.leads
 
 CREATE FUNCTION nextphone.fire_call_completed()
 RETURNS trigger
-LANGUAGE c SECURITY DEFINER
+LANGUAGE c
 AS 'MODULE_PATHNAME', 'fire_call_completed';
 COMMENT ON FUNCTION nextphone.fire_call_completed() IS
   'Internal trigger: a call reaching a final status queues every enabled webhook subscribed to call.completed';
@@ -847,14 +847,14 @@ CREATE TRIGGER call_completed_update AFTER UPDATE OF status ON nextphone.calls
 
 CREATE FUNCTION nextphone.webhook_trigger()
 RETURNS trigger
-LANGUAGE c SECURITY DEFINER
+LANGUAGE c
 AS 'MODULE_PATHNAME', 'webhook_trigger';
 COMMENT ON FUNCTION nextphone.webhook_trigger() IS
   'Row trigger for your own tables: EXECUTE FUNCTION nextphone.webhook_trigger(''tool_name'') queues that webhook with the row (NEW, or OLD on DELETE) and the built-ins of the business it names (business_id or receiving_number column) as variables; fail-safe';
 
 CREATE FUNCTION nextphone.enqueue(tool_name text, vars jsonb DEFAULT '{}')
 RETURNS bigint
-LANGUAGE sql
+LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 INSERT INTO nextphone.outbox (webhook, vars) VALUES (tool_name, vars) RETURNING id
@@ -863,4 +863,8 @@ COMMENT ON FUNCTION nextphone.enqueue(text, jsonb) IS
   'Queues one delivery of a webhook, rendered now with these variables (and its business''s built-ins); bad input raises an error and stores nothing';
 
 -- Only the roles the owner grants may call the functions (see README).
+-- record_call() and enqueue() run as the owner (SECURITY DEFINER), and the
+-- event triggers queue as the owner: granting EXECUTE on record_call or
+-- enqueue, or INSERT on calls, leads or outbox, lets a role queue
+-- deliveries without reading webhooks or secrets.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA nextphone FROM PUBLIC;
