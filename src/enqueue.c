@@ -417,6 +417,31 @@ outbox_owner(void)
 }
 
 /*
+ * insert_as
+ *		Run the saved INSERT once, as the given role, in fail-safe mode.
+ */
+static void
+insert_as(Oid owner, Oid save_userid, int save_sec_context, Datum *values, char *nulls)
+{
+	int			rc = 0;
+
+	internal_insert = true;
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(insert_plan, values, nulls, false, 0);
+	}
+	PG_FINALLY();
+	{
+		internal_insert = false;
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+}
+
+/*
  * enqueue_internal
  *		Insert one outbox row per webhook (by id, or by name when ids is
  *		NULL), each rendered by outbox_prepare in fail-safe mode.
@@ -464,24 +489,9 @@ enqueue_internal(int n, int64 *ids, const char *tool_name, int64 business_id,
 
 	for (int i = 0; i < n; i++)
 	{
-		int			rc;
-
 		values[0] = ids ? Int64GetDatum(ids[i]) : (Datum) 0;
 		nulls[0] = ids ? ' ' : 'n';
-		internal_insert = true;
-		SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-		PG_TRY();
-		{
-			rc = SPI_execute_plan(insert_plan, values, nulls, false, 0);
-		}
-		PG_FINALLY();
-		{
-			internal_insert = false;
-			SetUserIdAndSecContext(save_userid, save_sec_context);
-		}
-		PG_END_TRY();
-		if (rc != SPI_OK_INSERT)
-			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+		insert_as(owner, save_userid, save_sec_context, values, nulls);
 	}
 	SPI_finish();
 }
