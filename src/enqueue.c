@@ -423,7 +423,7 @@ outbox_owner(void)
 static void
 insert_as(Oid owner, Oid save_userid, int save_sec_context, Datum *values, char *nulls)
 {
-	int			rc = 0;
+	volatile int rc = 0;
 
 	internal_insert = true;
 	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
