@@ -6,7 +6,6 @@
 
 -- The configuration, read from the guide itself ("NextPhone Webhook
 -- Configuration" section).
-\getenv shared NEXTPHONE_SHARED
 \set guide_config `awk '/^### NextPhone Webhook Configuration/{f=1} f&&/^\140\140\140json/{g=1;next} g&&/^\140\140\140/{exit} g' "$NEXTPHONE_SHARED"/seed/000_369c8c97d32014d2.txt`
 SELECT :'guide_config'::json ->> 'tool_name' AS tool_name;
 

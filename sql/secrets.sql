@@ -1,0 +1,36 @@
+-- Secrets: named values (API keys, bearer tokens) that header templates use
+-- as {{secret.NAME}}.  They are resolved by the delivery worker at send
+-- time: the outbox keeps the tag, never the value.
+\set SHOW_CONTEXT never
+
+SELECT nextphone.set_secret('crm_key', 'sk_live_first');
+-- setting it again replaces the value
+SELECT nextphone.set_secret('crm_key', 'sk_live_51Hx9RotatedValue');
+SELECT name, value = 'sk_live_51Hx9RotatedValue' AS replaced FROM nextphone.secrets;
+
+-- Bad names and values are refused; the error never shows the value.
+SELECT nextphone.set_secret('crm key', 'x');
+SELECT nextphone.set_secret('crm_key2', E'sk_live\r\nX-Injected: 1');
+SELECT nextphone.set_secret('crm_key2', '');
+
+-- A webhook uses it in a header (only there: see the webhooks test).
+SELECT nextphone.create_webhook('{
+  "type": "http", "tool_name": "secretCRM", "http_method": "POST",
+  "url": "https://crm.example.com/api/leads",
+  "headers": {"Authorization": "Bearer {{secret.crm_key}}", "Content-Type": "application/json"},
+  "body_template": {"name": "{{first_name}}"}
+}') > 0 AS created;
+SELECT nextphone.enqueue('secretCRM', '{"first_name": "John"}') > 0 AS queued;
+
+-- The outbox row keeps the tag; the value is nowhere in the outbox.
+SELECT headers, body FROM nextphone.outbox;
+SELECT count(*) AS rows_with_value FROM nextphone.outbox o WHERE o::text LIKE '%sk_live%';
+
+-- A secret in use cannot be dropped; a secret that is not there neither.
+SELECT nextphone.drop_secret('crm_key');
+SELECT nextphone.drop_webhook('secretCRM');
+SELECT nextphone.drop_secret('crm_key');
+SELECT nextphone.drop_secret('crm_key');
+SELECT count(*) AS secrets FROM nextphone.secrets;
+
+DELETE FROM nextphone.outbox;
