@@ -17,33 +17,7 @@ SELECT o.id, o.msg_id, o.webhook, o.event, o.method, o.status, o.attempts,
 COMMENT ON VIEW nextphone.message_status IS
   'Per-message delivery status: the outbox without variables, URL, headers, bodies or responses';
 
-CREATE VIEW nextphone.webhook_health AS
-SELECT w.tool_name, w.enabled, w.disabled_reason, w.circuit_state,
-       w.consecutive_failures,
-       coalesce(q.queued, 0) AS queued,
-       coalesce(q.delivered, 0) AS delivered,
-       coalesce(q.dead, 0) AS dead,
-       a.success_rate, a.latency_p50_ms, a.latency_p95_ms, a.latency_p99_ms,
-       a.last_error, w.last_success_at, w.last_failure_at
-  FROM nextphone.webhooks w
-  LEFT JOIN LATERAL (
-        SELECT count(*) FILTER (WHERE o.status IN ('pending', 'sending')) AS queued,
-               count(*) FILTER (WHERE o.status = 'delivered') AS delivered,
-               count(*) FILTER (WHERE o.status = 'dead') AS dead
-          FROM nextphone.outbox o
-         WHERE o.webhook_id = w.id) q ON true
-  LEFT JOIN LATERAL (
-        SELECT round(avg((t.status_code BETWEEN 200 AND 299)::int)::numeric, 3) AS success_rate,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY t.duration_ms) AS latency_p50_ms,
-               percentile_cont(0.95) WITHIN GROUP (ORDER BY t.duration_ms) AS latency_p95_ms,
-               percentile_cont(0.99) WITHIN GROUP (ORDER BY t.duration_ms) AS latency_p99_ms,
-               (array_agg(t.error ORDER BY t.started_at DESC)
-                  FILTER (WHERE t.error IS NOT NULL))[1] AS last_error
-          FROM nextphone.attempts t
-          JOIN nextphone.outbox o ON o.id = t.outbox_id
-         WHERE o.webhook_id = w.id) a ON true;
-COMMENT ON VIEW nextphone.webhook_health IS
-  'Per-webhook health: queued, delivered and dead messages, attempt success rate, latency percentiles (ms), last error, circuit state';
+-- The per-webhook health view (webhook_health) is the delivery worker's.
 
 --
 -- Secrets
@@ -657,8 +631,11 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'webhook "%" does not exist', tool_name USING ERRCODE = 'undefined_object';
 	END IF;
-	UPDATE nextphone.outbox o SET status = 'cancelled', last_error = 'webhook dropped'
-	 WHERE o.webhook = drop_webhook.tool_name AND o.webhook_id IS NULL AND o.status = 'pending';
+	UPDATE nextphone.outbox o
+	   SET webhook_id = NULL,
+		   status = CASE WHEN o.status = 'pending' THEN 'cancelled' ELSE o.status END,
+		   last_error = CASE WHEN o.status = 'pending' THEN 'webhook dropped' ELSE o.last_error END
+	 WHERE o.webhook_id = wid;
 END
 $$;
 COMMENT ON FUNCTION nextphone.drop_webhook(text) IS
