@@ -111,7 +111,19 @@ INSERT INTO nextphone.leads (first_name, email) VALUES ('Jo', 'jo@example.com');
 SELECT o.status, o.headers, o.body
   FROM nextphone.leads l JOIN nextphone.outbox o ON (o.vars ->> 'lead_id')::bigint = l.id
  WHERE l.email = 'jo@example.com';
+-- a body over nextphone.max_body_size: the same
+SET nextphone.max_body_size = 1024;
+INSERT INTO nextphone.leads (first_name, extra) VALUES
+	('Long', jsonb_build_object('email', repeat('x', 300) || '@example.com')),
+	('Long', jsonb_build_object('email', repeat('y', 1100) || '@example.com'));
+RESET nextphone.max_body_size;
+SELECT l.first_name, length(l.extra ->> 'email') AS email_length, o.status, o.last_error
+  FROM nextphone.leads l JOIN nextphone.outbox o ON (o.vars ->> 'lead_id')::bigint = l.id
+ WHERE l.first_name = 'Long' ORDER BY l.id;
 SELECT nextphone.update_webhook('needsEmail', '{"events": []}');
+
+-- A message id never changes.
+UPDATE nextphone.outbox SET msg_id = 'msg_mine' WHERE id = :id;
 
 -- 5. webhook_trigger() on a table of your own: the row (NEW, or OLD on
 -- DELETE) is the variables, with the built-ins of the business the row

@@ -217,3 +217,8 @@ SELECT pg_catalog.pg_extension_config_dump('nextphone.calls', '');
 SELECT pg_catalog.pg_extension_config_dump('nextphone.leads', '');
 SELECT pg_catalog.pg_extension_config_dump('nextphone.webhooks', '');
 SELECT pg_catalog.pg_extension_config_dump('nextphone.secrets', '');
+-- and the identity sequences of those tables, so that restored ids go on
+SELECT pg_catalog.pg_extension_config_dump('nextphone.businesses_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('nextphone.calls_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('nextphone.leads_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('nextphone.webhooks_id_seq', '');

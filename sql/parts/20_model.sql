@@ -829,6 +829,27 @@ AS 'MODULE_PATHNAME', 'webhook_trigger';
 COMMENT ON FUNCTION nextphone.webhook_trigger() IS
   'Row trigger for your own tables: EXECUTE FUNCTION nextphone.webhook_trigger(''tool_name'') queues that webhook with the row (NEW, or OLD on DELETE) and the built-ins of the business it names (business_id or receiving_number column) as variables; fail-safe';
 
+-- A message id is the receiver's idempotency key: it never changes.
+CREATE FUNCTION nextphone.keep_msg_id()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NEW.msg_id IS DISTINCT FROM OLD.msg_id THEN
+		RAISE EXCEPTION 'cannot change the message id of an outbox row'
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'The message id is sent as webhook-id on every attempt: receivers use it to drop duplicates.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION nextphone.keep_msg_id() IS
+  'Internal trigger: refuses a change of an outbox row''s message id';
+
+CREATE TRIGGER keep_msg_id BEFORE UPDATE OF msg_id ON nextphone.outbox
+	FOR EACH ROW EXECUTE FUNCTION nextphone.keep_msg_id();
+
 CREATE FUNCTION nextphone.enqueue(tool_name text, vars jsonb DEFAULT '{}')
 RETURNS bigint
 LANGUAGE sql SECURITY DEFINER
