@@ -68,3 +68,11 @@ SELECT nextphone.render(NULL, '{}') IS NULL AS null_template,
        nextphone.render('x', NULL) IS NULL AS null_vars,
        nextphone.render_json(NULL::text, '{}') IS NULL AS null_json,
        nextphone.template_variables(NULL) IS NULL AS null_variables;
+
+-- Sections nested over lists multiply (here 10^20 steps, with no output):
+-- such a rendering never ends on its own, but it can be cancelled like any
+-- statement.
+SET statement_timeout = '200ms';
+SELECT nextphone.render(repeat('{{#l}}', 20) || repeat('{{/l}}', 20),
+                        '{"l": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}', on_missing => 'empty');
+RESET statement_timeout;
