@@ -59,3 +59,6 @@ fuzz-run: test/fuzz/fuzz_template
 	./test/fuzz/fuzz_template -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
 		-print_final_stats=1 -artifact_prefix=test/fuzz/ \
 		test/fuzz/corpus-run $(srcdir)/test/fuzz/corpus
+
+# The objects depend on the headers (PGXS tracks this only with autodepend).
+$(OBJS): $(wildcard src/*.h)

@@ -94,3 +94,11 @@ SELECT nextphone.render_json($${
   "lead_source": "NextPhone AI",
   "notes": "Needs roof inspection, mentioned leak in northwest corner"
 }$$ AS same_as_guide;
+
+-- Parsed templates are cached per backend, in a bounded cache: a thousand
+-- distinct templates (more than it holds) all render right, evicting older ones.
+SELECT count(*) AS rendered,
+       count(*) FILTER (WHERE nextphone.render('{{n}}-' || i || '-{{#f}}{{n}}{{/f}}',
+                                               jsonb_build_object('n', i, 'f', true)) = i || '-' || i || '-' || i) AS correct
+FROM generate_series(1, 1000) AS i;
+SELECT nextphone.render('{{n}}-' || 1 || '-{{#f}}{{n}}{{/f}}', '{"n": 1, "f": false}');

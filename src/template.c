@@ -848,6 +848,13 @@ render_nodes(TmplRender *r, const TmplNode *node)
 		TmplValue	v;
 		bool		found;
 
+		/* sections over lists multiply: keep a long rendering cancellable */
+		CHECK_FOR_INTERRUPTS();
+		if (r->max_steps > 0 && ++r->steps > r->max_steps)
+			ereport(ERROR,
+					errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					errmsg("template rendering exceeds %ld steps", r->max_steps));
+
 		switch (node->kind)
 		{
 			case TMPL_NODE_TEXT:

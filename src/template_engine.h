@@ -154,6 +154,8 @@ typedef struct TmplRender
 	TmplValue  *stack;			/* the context stack, root first */
 	int			depth;
 	int			maxdepth;
+	long		max_steps;		/* nodes it may render, 0 for no limit */
+	long		steps;
 	int			nmissing;		/* missing variables seen */
 	char	  **missing;
 	StringInfoData scratch;		/* work space of the JSON renderer */

@@ -34,7 +34,7 @@ typedef struct JsonScan
 
 static void json_error(JsonScan *js, int offset, const char *reason);
 static void skip_space(JsonScan *js);
-static void scan_value(JsonScan *js, int depth);
+static void scan_value(JsonScan *js);
 static void scan_string(JsonScan *js, bool is_key);
 static void scan_literal(JsonScan *js, const char *word);
 static void scan_number(JsonScan *js);
@@ -339,7 +339,7 @@ scan_number(JsonScan *js)
  *		Scan one JSON value and what it contains.
  */
 static void
-scan_value(JsonScan *js, int depth)
+scan_value(JsonScan *js)
 {
 	char		c;
 
@@ -368,7 +368,7 @@ scan_value(JsonScan *js, int depth)
 				if (js->pos >= js->len || js->src[js->pos] != ':')
 					json_error(js, js->pos, "expected \":\"");
 				js->pos++;
-				scan_value(js, depth + 1);
+				scan_value(js);
 				skip_space(js);
 				if (js->pos < js->len && js->src[js->pos] == ',')
 				{
@@ -393,7 +393,7 @@ scan_value(JsonScan *js, int depth)
 			}
 			for (;;)
 			{
-				scan_value(js, depth + 1);
+				scan_value(js);
 				skip_space(js);
 				if (js->pos < js->len && js->src[js->pos] == ',')
 				{
@@ -444,7 +444,7 @@ TmplJsonParse(const char *src, int len)
 	js.tj->len = len;
 	initStringInfo(&js.buf);
 
-	scan_value(&js, 0);
+	scan_value(&js);
 	skip_space(&js);
 	if (js.pos < len)
 		json_error(&js, js.pos, "unexpected text after the JSON value");

@@ -2,7 +2,7 @@
  *
  * template_sql.c
  *	  SQL-callable functions of the template engine: nextphone.render,
- *	  render_json, render_url and template_variables.
+ *	  render_json, render_url, render_header and template_variables.
  *
  *-------------------------------------------------------------------------
  */
@@ -20,6 +20,7 @@
 PG_FUNCTION_INFO_V1(nextphone_render);
 PG_FUNCTION_INFO_V1(nextphone_render_json);
 PG_FUNCTION_INFO_V1(nextphone_render_url);
+PG_FUNCTION_INFO_V1(nextphone_render_header);
 PG_FUNCTION_INFO_V1(nextphone_template_variables);
 
 /*
@@ -84,6 +85,23 @@ nextphone_render_url(PG_FUNCTION_ARGS)
 
 	PG_RETURN_TEXT_P(render_text_result(tmpl, TEMPLATE_URL, vars,
 										TEMPLATE_ESCAPE_URL, on_missing));
+}
+
+/*
+ * nextphone_render_header
+ *		render_header(template text, vars jsonb, on_missing text,
+ *					  keep_secrets boolean) -> text
+ */
+Datum
+nextphone_render_header(PG_FUNCTION_ARGS)
+{
+	char	   *tmpl = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Jsonb	   *vars = PG_GETARG_JSONB_P(1);
+	TemplateOnMissing on_missing = TemplateParseOnMissing(text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	bool		keep_secrets = PG_GETARG_BOOL(3);
+
+	PG_RETURN_TEXT_P(cstring_to_text(TemplateRenderHeader(tmpl, vars, on_missing,
+														  keep_secrets)));
 }
 
 /*

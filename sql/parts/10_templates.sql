@@ -47,6 +47,17 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION nextphone.render_url(text, jsonb, text) IS
   'Render an http or https URL template: scheme, host and port are literal, tags stand only in the path and the query, and values are percent-encoded (RFC 3986 unreserved characters kept).';
 
+CREATE FUNCTION nextphone.render_header(
+    template text,
+    vars jsonb,
+    on_missing text DEFAULT 'error',
+    keep_secrets boolean DEFAULT false)
+RETURNS text
+AS 'MODULE_PATHNAME', 'nextphone_render_header'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nextphone.render_header(text, jsonb, text, boolean) IS
+  'Render an HTTP header value: raw text, and a result holding CR, LF or NUL is an error, never stripped. keep_secrets leaves every {{secret.NAME}} tag in the result, for the worker to resolve at send time.';
+
 CREATE FUNCTION nextphone.template_variables(template text)
 RETURNS text[]
 AS 'MODULE_PATHNAME', 'nextphone_template_variables'

@@ -33,6 +33,7 @@ typedef uint64_t uint64;
 #define ERRCODE_INVALID_PARAMETER_VALUE 1
 #define ERRCODE_FEATURE_NOT_SUPPORTED 2
 #define ERRCODE_INVALID_TEXT_REPRESENTATION 3
+#define ERRCODE_PROGRAM_LIMIT_EXCEEDED 4
 
 extern void *palloc(Size size);
 extern void *palloc0(Size size);
