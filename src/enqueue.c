@@ -46,6 +46,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "nextphone.h"
 #include "webhook_cache.h"
@@ -55,6 +56,7 @@ PG_FUNCTION_INFO_V1(outbox_prepare);
 PG_FUNCTION_INFO_V1(fire_lead_created);
 PG_FUNCTION_INFO_V1(fire_call_completed);
 PG_FUNCTION_INFO_V1(webhook_trigger);
+PG_FUNCTION_INFO_V1(new_message_id);
 
 /* nextphone.max_body_size: the largest rendered body, in bytes */
 int			nextphone_max_body_size = 1024 * 1024;
@@ -109,6 +111,44 @@ EnqueueInit(void)
 							GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 	WebhookCacheInit();
+}
+
+/*
+ * new_message_id
+ *		A new message id: "msg_", 12 hex digits of the time in milliseconds,
+ *		20 hex digits of strong randomness.
+ *
+ * The time first keeps the unique index of outbox.msg_id growing at its
+ * right edge (appending, not splitting pages all over); 80 random bits keep
+ * ids unguessable and unique.
+ */
+Datum
+new_message_id(PG_FUNCTION_ARGS)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8		random[10];
+	uint64		ms;
+	char		id[4 + 12 + 20 + 1];
+	char	   *p = id;
+
+	if (!pg_strong_random(random, sizeof(random)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random message id")));
+	ms = (uint64) (GetCurrentTimestamp() / 1000) +
+		(uint64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
+
+	memcpy(p, "msg_", 4);
+	p += 4;
+	for (int shift = 44; shift >= 0; shift -= 4)
+		*p++ = hex[(ms >> shift) & 0xf];
+	for (int i = 0; i < (int) sizeof(random); i++)
+	{
+		*p++ = hex[random[i] >> 4];
+		*p++ = hex[random[i] & 0xf];
+	}
+	*p = '\0';
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(id, p - id));
 }
 
 /*

@@ -866,3 +866,5 @@ COMMENT ON FUNCTION nextphone.enqueue(text, jsonb) IS
 -- enqueue, or INSERT on calls, leads or outbox, lets a role queue
 -- deliveries without reading webhooks or secrets.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA nextphone FROM PUBLIC;
+-- the default of outbox.msg_id runs as whoever inserts
+GRANT EXECUTE ON FUNCTION nextphone.new_message_id() TO PUBLIC;

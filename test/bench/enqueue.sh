@@ -9,7 +9,7 @@
 #                 run and find nothing to do).
 # It prints the TPS of each and their ratio (goal: at least 0.7).
 #
-#   bash test/bench/enqueue.sh [seconds per round] [clients]
+#   bash test/bench/enqueue.sh [seconds per round] [clients] [rounds]
 #
 # Run as root (the cluster runs as postgres), after make install.  Set
 # PG_CONFIG for a private PostgreSQL installation.  synchronous_commit is
@@ -17,8 +17,9 @@
 # the disk's flush time.
 set -euo pipefail
 
-seconds=${1:-20}
+seconds=${1:-15}
 clients=${2:-2}
+rounds=${3:-3}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 shared=${NEXTPHONE_SHARED:-$(cd "$root/../shared" && pwd)}
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
@@ -67,27 +68,25 @@ chown postgres "$dir"/leads_*.sql
 run() {
 	as_pg "$bin/pgbench" -h "$dir" -n -c "$clients" -j "$clients" -T "$seconds" \
 		-f "$dir/leads_$1.sql" bench 2>/dev/null |
-		awk '/^tps = /{print $3}'
+		awk '/^tps = /{printf "%.0f\n", $3}'
 }
 
-# Warm up, then alternate the two cases twice.
+# Warm up, then alternate the two cases; the median round of each counts.
 run 1 >/dev/null
 tps_hook=()
 tps_none=()
-for round in 1 2; do
+for ((round = 1; round <= rounds; round++)); do
 	tps_none+=("$(run 2)")
 	tps_hook+=("$(run 1)")
 done
 queued=$(psql -At -c "SELECT count(*) FROM nextphone.outbox WHERE status = 'pending'")
 dead=$(psql -At -c "SELECT count(*) FROM nextphone.outbox WHERE status = 'dead'")
 
-awk -v h="${tps_hook[*]}" -v n="${tps_none[*]}" -v s="$seconds" -v c="$clients" \
-	-v q="$queued" -v d="$dead" 'BEGIN {
-	split(h, H, " "); split(n, N, " ");
-	hook = (H[1] + H[2]) / 2; none = (N[1] + N[2]) / 2;
-	printf "pgbench: %d clients, 2 rounds of %d s per case, synchronous_commit off\n", c, s;
-	printf "no webhook:  %.0f tps (rounds: %.0f, %.0f)\n", none, N[1], N[2];
-	printf "one webhook: %.0f tps (rounds: %.0f, %.0f)\n", hook, H[1], H[2];
-	printf "ratio: %.2f (goal >= 0.70)\n", hook / none;
-	printf "outbox: %d pending, %d dead\n", q, d;
-}'
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+hook=$(median "${tps_hook[@]}")
+none=$(median "${tps_none[@]}")
+echo "pgbench: $clients clients, $rounds rounds of $seconds s per case, synchronous_commit off"
+echo "no webhook:  $none tps (median; rounds: ${tps_none[*]})"
+echo "one webhook: $hook tps (median; rounds: ${tps_hook[*]})"
+awk -v h="$hook" -v n="$none" 'BEGIN { printf "ratio: %.2f (goal >= 0.70)\n", h / n }'
+echo "outbox: $queued pending, $dead dead"
