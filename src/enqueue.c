@@ -549,12 +549,14 @@ check_trigger(FunctionCallInfo fcinfo, const char *name, bool after)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" must be called as a trigger", name)));
-	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		(after && !TRIGGER_FIRED_AFTER(trigdata->tg_event)))
+	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" must be fired %sFOR EACH ROW", name,
-						after ? "AFTER ... " : "")));
+				 errmsg("function \"%s\" must be fired FOR EACH ROW", name)));
+	if (after && !TRIGGER_FIRED_AFTER(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired AFTER", name)));
 	return trigdata;
 }
 
@@ -671,7 +673,6 @@ webhook_trigger(PG_FUNCTION_ARGS)
 	const char *tool_name;
 	const char *op;
 	int64		business_id = 0;
-	char	   *number;
 	int			i;
 	JsonbParseState *state = NULL;
 	char	   *event;
@@ -709,14 +710,23 @@ webhook_trigger(PG_FUNCTION_ARGS)
 	/* the business the row names, or the webhook's own */
 	row_read(&r, tuple, RelationGetDescr(rel));
 	i = row_col(&r, "business_id");
-	if (i >= 0 && !r.nulls[i] &&
-		(TupleDescAttr(r.desc, i)->atttypid == INT8OID ||
-		 TupleDescAttr(r.desc, i)->atttypid == INT4OID))
-		business_id = TupleDescAttr(r.desc, i)->atttypid == INT8OID ?
-			DatumGetInt64(r.values[i]) : DatumGetInt32(r.values[i]);
-	else if ((i = row_col(&r, "receiving_number")) >= 0 && !r.nulls[i] &&
-			 (number = TextDatumGetCString(r.values[i])) != NULL)
-		business_id = BusinessIdByNumber(number);
+	if (i >= 0 && !r.nulls[i])
+	{
+		Oid			type = getBaseType(TupleDescAttr(r.desc, i)->atttypid);
+
+		if (type == INT8OID)
+			business_id = DatumGetInt64(r.values[i]);
+		else if (type == INT4OID)
+			business_id = DatumGetInt32(r.values[i]);
+	}
+	i = row_col(&r, "receiving_number");
+	if (business_id == 0 && i >= 0 && !r.nulls[i])
+	{
+		Oid			type = getBaseType(TupleDescAttr(r.desc, i)->atttypid);
+
+		if (type == TEXTOID || type == VARCHAROID)
+			business_id = BusinessIdByNumber(TextDatumGetCString(r.values[i]));
+	}
 	if (business_id == 0 && webhook != NULL)
 		business_id = webhook->business_id;
 

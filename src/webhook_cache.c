@@ -8,8 +8,8 @@
  * every row would cost more than the insert itself, so each backend keeps
  * them in memory:
  *
- * - all webhooks, read in one scan when first needed, with their templates
- *   parsed on first use (enqueue.c);
+ * - all webhooks, read in one scan when first needed (the template engine
+ *   keeps their templates parsed in its own cache);
  * - businesses, read one at a time through the primary key when first
  *   needed.
  *
