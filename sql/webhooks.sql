@@ -41,6 +41,7 @@ SELECT nextphone.create_webhook('{
   "ordered": true,
   "rate_limit_per_second": 2.5
 }') > 0 AS created;
+-- (a body template given as a string of JSON comes back as that JSON)
 SELECT nextphone.webhook_config('notifyDispatch');
 SELECT events, enabled, timeout_ms, max_attempts, retry_schedule, ordered, rate_limit_per_second
   FROM nextphone.webhooks WHERE tool_name = 'notifyDispatch';
