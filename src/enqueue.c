@@ -26,20 +26,27 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
-#include "miscadmin.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/elog.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -72,6 +79,10 @@ static bool internal_insert = false;
 /* INSERT INTO nextphone.outbox, prepared once per backend */
 static SPIPlanPtr insert_plan = NULL;
 
+#if PG_VERSION_NUM >= 140000
+static void direct_invalidate(Datum arg, Oid relid);
+#endif
+
 /* the outbox columns outbox_prepare reads and sets */
 typedef enum OutboxColumn
 {
@@ -101,6 +112,9 @@ static const char *const outbox_column_names[OC_COUNT] = {
 void
 EnqueueInit(void)
 {
+#if PG_VERSION_NUM >= 140000
+	CacheRegisterRelcacheCallback(direct_invalidate, (Datum) 0);
+#endif
 	DefineCustomIntVariable("nextphone.max_body_size",
 							"Largest request body a delivery may have.",
 							"A delivery whose rendered body is larger is refused, or stored as dead when an event queued it.",
@@ -482,6 +496,202 @@ insert_as(Oid owner, Oid save_userid, int save_sec_context, Datum *values, char 
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 }
 
+static HeapTuple prepare_row(TupleDesc desc, HeapTuple tuple);
+
+#if PG_VERSION_NUM >= 140000
+
+/*
+ * Direct inserts
+ *
+ * Each event inserts one outbox row, in a statement of its own: through SPI
+ * that is a plan-cache check, an executor start-up and shut-down and a BEFORE
+ * trigger call per row, which cost more than the row itself.  As COPY FROM
+ * does, the event path inserts its rows with the table AM and the index AM
+ * directly, firing the outbox's statement and AFTER ROW triggers (the
+ * worker's wake-up) as an INSERT would, and evaluating the column defaults
+ * from expressions prepared once per session.  A table this path does not
+ * know how to fill (another BEFORE ROW trigger, CHECK constraints, generated
+ * columns, transition tables, partitions) is filled through SPI instead.
+ */
+static Oid	direct_relid = InvalidOid;	/* the outbox the state below is for */
+static bool direct_usable = false;
+static MemoryContext direct_context = NULL;
+static ExprState **direct_defaults = NULL;	/* per column; NULL: none */
+static int	direct_cols[OC_COUNT];
+
+/*
+ * direct_invalidate
+ *		Relcache callback: forget the prepared defaults when the outbox
+ *		changed.
+ */
+static void
+direct_invalidate(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == direct_relid)
+		direct_relid = InvalidOid;
+}
+
+/*
+ * direct_prepare
+ *		Decide whether rows may be inserted directly into this outbox, and
+ *		prepare its column defaults if so.
+ */
+static bool
+direct_prepare(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	TriggerDesc *trigdesc = rel->trigdesc;
+	MemoryContext oldcxt;
+
+	if (direct_relid == RelationGetRelid(rel))
+		return direct_usable;
+
+	direct_usable = false;
+	if (direct_context == NULL)
+		direct_context = AllocSetContextCreate(CacheMemoryContext,
+											   "nextphone outbox defaults",
+											   ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(direct_context);
+	direct_defaults = NULL;
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION ||
+		(desc->constr != NULL && (desc->constr->num_check > 0 || desc->constr->has_generated_stored)) ||
+		(trigdesc != NULL && (trigdesc->trig_insert_new_table || trigdesc->trig_insert_instead_row)))
+	{
+		direct_relid = RelationGetRelid(rel);
+		return false;
+	}
+	for (int i = 0; trigdesc != NULL && i < trigdesc->numtriggers; i++)
+	{
+		Trigger    *t = &trigdesc->triggers[i];
+
+		if (TRIGGER_FOR_ROW(t->tgtype) && TRIGGER_FOR_BEFORE(t->tgtype) &&
+			TRIGGER_FOR_INSERT(t->tgtype) && strcmp(t->tgname, "outbox_prepare") != 0)
+		{
+			direct_relid = RelationGetRelid(rel);
+			return false;
+		}
+	}
+
+	oldcxt = MemoryContextSwitchTo(direct_context);
+	direct_defaults = palloc0(sizeof(ExprState *) * desc->natts);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Node	   *expr;
+
+		if (TupleDescAttr(desc, i)->attisdropped)
+			continue;
+		expr = build_column_default(rel, i + 1);
+		if (expr != NULL)
+			direct_defaults[i] = ExecInitExpr(expression_planner((Expr *) expr), NULL);
+	}
+	for (int c = 0; c < OC_COUNT; c++)
+	{
+		direct_cols[c] = -1;
+		for (int i = 0; i < desc->natts; i++)
+		{
+			if (!TupleDescAttr(desc, i)->attisdropped &&
+				strcmp(NameStr(TupleDescAttr(desc, i)->attname), outbox_column_names[c]) == 0)
+				direct_cols[c] = i;
+		}
+		if (direct_cols[c] < 0)
+			elog(ERROR, "column \"%s\" of nextphone.outbox is missing", outbox_column_names[c]);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	direct_relid = RelationGetRelid(rel);
+	direct_usable = true;
+	return true;
+}
+
+/*
+ * insert_direct
+ *		Insert one event row (the five values of the SPI plan's parameters)
+ *		into the outbox directly: defaults, rendering, heap, indexes and
+ *		triggers, as INSERT would.
+ */
+static void
+insert_direct(Relation rel, Datum *given, char *givennulls)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	EState	   *estate = CreateExecutorState();
+	ExprContext *econtext = GetPerTupleExprContext(estate);
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+	static const OutboxColumn given_cols[5] = {
+		OC_WEBHOOK_ID, OC_WEBHOOK, OC_BUSINESS_ID, OC_EVENT, OC_VARS
+	};
+	HeapTuple	tuple;
+	TupleTableSlot *slot;
+	List	   *recheck;
+
+	if (ActiveSnapshotSet())
+		estate->es_snapshot = GetActiveSnapshot();
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		nulls[i] = true;
+		values[i] = (Datum) 0;
+		if (direct_defaults[i] != NULL)
+			values[i] = ExecEvalExprSwitchContext(direct_defaults[i], econtext, &nulls[i]);
+	}
+	for (int k = 0; k < 5; k++)
+	{
+		values[direct_cols[given_cols[k]]] = given[k];
+		nulls[direct_cols[given_cols[k]]] = givennulls[k] == 'n';
+	}
+	tuple = prepare_row(desc, heap_form_tuple(desc, values, nulls));
+
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
+	ExecStoreHeapTuple(tuple, slot, false);
+
+	AfterTriggerBeginQuery();
+	ExecBSInsertTriggers(estate, rri);
+	if (desc->constr != NULL)
+		ExecConstraints(rri, slot, estate);
+	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
+	recheck = ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL
+#if PG_VERSION_NUM >= 160000
+									,false
+#endif
+		);
+	ExecARInsertTriggers(estate, rri, slot, recheck, NULL);
+	ExecASInsertTriggers(estate, rri, NULL);
+	AfterTriggerEndQuery(estate);
+
+	ExecDropSingleTupleTableSlot(slot);
+	ExecCloseIndices(rri);
+	ExecCloseResultRelations(estate);
+	FreeExecutorState(estate);
+	CommandCounterIncrement();
+}
+
+/*
+ * insert_direct_as
+ *		insert_direct() as the given role, in fail-safe mode.
+ */
+static void
+insert_direct_as(Oid owner, Oid save_userid, int save_sec_context,
+				 Relation rel, Datum *values, char *nulls)
+{
+	internal_insert = true;
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		insert_direct(rel, values, nulls);
+	}
+	PG_FINALLY();
+	{
+		internal_insert = false;
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
+}
+#endif							/* PG_VERSION_NUM >= 140000 */
+
 /*
  * enqueue_internal
  *		Insert one outbox row per webhook (by id, or by name when ids is
@@ -496,6 +706,42 @@ enqueue_internal(int n, int64 *ids, const char *tool_name, int64 business_id,
 	Oid			owner;
 	Oid			save_userid;
 	int			save_sec_context;
+
+	values[1] = tool_name ? CStringGetTextDatum(tool_name) : (Datum) 0;
+	nulls[1] = tool_name ? ' ' : 'n';
+	values[2] = Int64GetDatum(business_id);
+	nulls[2] = business_id != 0 ? ' ' : 'n';
+	values[3] = CStringGetTextDatum(event);
+	values[4] = JsonbPGetDatum(vars);
+
+	/*
+	 * The rows are inserted as the outbox's owner: whoever may insert a lead
+	 * (or fire webhook_trigger) may queue its deliveries, without any
+	 * privilege on the outbox.
+	 */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	owner = outbox_owner();
+
+#if PG_VERSION_NUM >= 140000
+	{
+		Relation	rel = table_open(get_relname_relid("outbox",
+													   get_namespace_oid("nextphone", false)),
+									 RowExclusiveLock);
+
+		if (direct_prepare(rel))
+		{
+			for (int i = 0; i < n; i++)
+			{
+				values[0] = ids ? Int64GetDatum(ids[i]) : (Datum) 0;
+				nulls[0] = ids ? ' ' : 'n';
+				insert_direct_as(owner, save_userid, save_sec_context, rel, values, nulls);
+			}
+			table_close(rel, NoLock);
+			return;
+		}
+		table_close(rel, NoLock);
+	}
+#endif
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -512,21 +758,6 @@ enqueue_internal(int n, int64 *ids, const char *tool_name, int64 business_id,
 		SPI_keepplan(plan);
 		insert_plan = plan;
 	}
-
-	values[1] = tool_name ? CStringGetTextDatum(tool_name) : (Datum) 0;
-	nulls[1] = tool_name ? ' ' : 'n';
-	values[2] = Int64GetDatum(business_id);
-	nulls[2] = business_id != 0 ? ' ' : 'n';
-	values[3] = CStringGetTextDatum(event);
-	values[4] = JsonbPGetDatum(vars);
-
-	/*
-	 * The rows are inserted as the outbox's owner: whoever may insert a lead
-	 * (or fire webhook_trigger) may queue its deliveries, without any
-	 * privilege on the outbox.
-	 */
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	owner = outbox_owner();
 
 	for (int i = 0; i < n; i++)
 	{
@@ -1051,16 +1282,13 @@ variables_for(int64 business_id, Jsonb *vars, const char *event)
 }
 
 /*
- * outbox_prepare
- *		BEFORE INSERT trigger on outbox: render a row that names a webhook,
- *		check an ad-hoc one.
+ * prepare_row
+ *		Render an outbox row that names a webhook, check an ad-hoc one; gives
+ *		back the row to store.
  */
-Datum
-outbox_prepare(PG_FUNCTION_ARGS)
+static HeapTuple
+prepare_row(TupleDesc desc, HeapTuple tuple)
 {
-	TriggerData *trigdata = check_trigger(fcinfo, "outbox_prepare", false);
-	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
-	HeapTuple	tuple = trigdata->tg_trigtuple;
 	int			cols[OC_COUNT];
 	Datum		values[OC_COUNT];
 	bool		nulls[OC_COUNT];
@@ -1077,11 +1305,6 @@ outbox_prepare(PG_FUNCTION_ARGS)
 #define SET(col, value, isnull) \
 	do { setcols[nset] = cols[col] + 1; newvalues[nset] = (value); \
 		 newnulls[nset] = (isnull); nset++; } while (0)
-
-	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) || !TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"outbox_prepare\" must be fired BEFORE INSERT")));
 
 	all = palloc(sizeof(Datum) * desc->natts);
 	allnulls = palloc(sizeof(bool) * desc->natts);
@@ -1143,8 +1366,7 @@ outbox_prepare(PG_FUNCTION_ARGS)
 							   DatumGetInt64(values[OC_WEBHOOK_ID]));
 			SET(OC_STATUS, CStringGetTextDatum("dead"), false);
 			SET(OC_LAST_ERROR, CStringGetTextDatum(problem), false);
-			return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, nset, setcols,
-															 newvalues, newnulls));
+			return heap_modify_tuple_by_cols(tuple, desc, nset, setcols, newvalues, newnulls);
 		}
 		if (name != NULL && strcmp(name, webhook->tool_name) != 0)
 			ereport(ERROR,
@@ -1177,8 +1399,7 @@ outbox_prepare(PG_FUNCTION_ARGS)
 				SET(OC_METHOD, CStringGetTextDatum(webhook->method), false);
 			if (headers_default)
 				SET(OC_HEADERS, JsonbPGetDatum(variables_for(0, NULL, NULL)), false);
-			return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, nset, setcols,
-															 newvalues, newnulls));
+			return heap_modify_tuple_by_cols(tuple, desc, nset, setcols, newvalues, newnulls);
 		}
 
 		/* the event path gives complete variables; an explicit insert gets the built-ins */
@@ -1214,8 +1435,25 @@ outbox_prepare(PG_FUNCTION_ARGS)
 	}
 
 	if (nset == 0)
-		return PointerGetDatum(tuple);
-	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, nset, setcols,
-													 newvalues, newnulls));
+		return tuple;
+	return heap_modify_tuple_by_cols(tuple, desc, nset, setcols, newvalues, newnulls);
 #undef SET
+}
+
+/*
+ * outbox_prepare
+ *		BEFORE INSERT trigger on outbox: render a row that names a webhook,
+ *		check an ad-hoc one.
+ */
+Datum
+outbox_prepare(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = check_trigger(fcinfo, "outbox_prepare", false);
+
+	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) || !TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"outbox_prepare\" must be fired BEFORE INSERT")));
+	return PointerGetDatum(prepare_row(RelationGetDescr(trigdata->tg_relation),
+									   trigdata->tg_trigtuple));
 }
