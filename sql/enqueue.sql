@@ -192,6 +192,30 @@ ROLLBACK;
 SELECT nextphone.enqueue('submitLeadToCRM', '{}') AS id \gset
 SELECT url FROM nextphone.outbox WHERE id = :id;
 
+-- 8. Rows queued by events fire the outbox's own triggers, as an INSERT
+-- would (the delivery worker's wake-up at commit is one).
+CREATE TABLE outbox_seen (level text);
+CREATE FUNCTION outbox_seen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO outbox_seen VALUES (TG_LEVEL);
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER seen_statement AFTER INSERT ON nextphone.outbox
+	FOR EACH STATEMENT EXECUTE FUNCTION outbox_seen();
+CREATE TRIGGER seen_row AFTER INSERT ON nextphone.outbox
+	FOR EACH ROW EXECUTE FUNCTION outbox_seen();
+SELECT nextphone.update_webhook('needsEmail', '{"events": ["lead.created"]}');
+SELECT nextphone.update_webhook('submitLeadToCRM', '{"events": ["lead.created"]}');
+INSERT INTO nextphone.leads (first_name, email, business_id)
+SELECT 'Trig', 'trig@example.com', id FROM nextphone.businesses;
+SELECT level, count(*) AS fired FROM outbox_seen GROUP BY level ORDER BY level;
+DROP TRIGGER seen_statement ON nextphone.outbox;
+DROP TRIGGER seen_row ON nextphone.outbox;
+DROP FUNCTION outbox_seen() CASCADE;
+DROP TABLE outbox_seen;
+SELECT webhook, status FROM nextphone.outbox WHERE vars ->> 'first_name' = 'Trig' ORDER BY webhook;
+
 -- Clean up.
 DELETE FROM nextphone.outbox;
 DELETE FROM nextphone.leads;

@@ -665,6 +665,7 @@ insert_direct(Relation rel, Datum *given, char *givennulls)
 	ExecDropSingleTupleTableSlot(slot);
 	ExecCloseIndices(rri);
 	ExecCloseResultRelations(estate);
+	ExecResetTupleTable(estate->es_tupleTable, false);	/* the triggers' slots */
 	FreeExecutorState(estate);
 	CommandCounterIncrement();
 }
