@@ -79,9 +79,11 @@ cluster_ticks() {
 	echo "$total"
 }
 
-# One round: prints its TPS and the cluster's CPU microseconds per insert.
+# One round, on empty tables after a checkpoint: prints its TPS and the
+# cluster's CPU microseconds per insert.
 run() {
 	local before after out tps n
+	psql -c "TRUNCATE nextphone.attempts, nextphone.outbox, nextphone.leads" -c "CHECKPOINT"
 	before=$(cluster_ticks)
 	out=$(as_pg "$bin/pgbench" -h "$dir" -n -c "$clients" -j "$clients" -T "$seconds" \
 		-f "$dir/leads_$1.sql" bench 2>/dev/null)
@@ -111,4 +113,4 @@ echo "no webhook:  $none tps, $none_cpu us of CPU per insert (medians; tps round
 echo "one webhook: $hook tps, $hook_cpu us of CPU per insert (medians; tps rounds: ${tps_hook[*]})"
 awk -v h="$hook" -v n="$none" -v hc="$hook_cpu" -v nc="$none_cpu" 'BEGIN {
 	printf "ratio: %.2f by TPS, %.2f by CPU per insert (goal >= 0.70)\n", h / n, nc / hc }'
-echo "outbox: $queued pending, $dead dead"
+echo "outbox after the last round: $queued pending, $dead dead"
