@@ -27,7 +27,7 @@ shared=${NEXTPHONE_SHARED:-$(cd "$root/../shared" && pwd)}
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 bin=$("$PG_CONFIG" --bindir)
 
-dir=$(mktemp -d /tmp/nextphone-bench.XXXXXX)
+dir=$(mktemp -d "${TMPDIR:-/tmp}/enqueue-bench.XXXXXX")
 chown postgres "$dir"
 trap 'runuser -u postgres -- "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 
