@@ -4,17 +4,19 @@
  *	  Rendering deliveries into the outbox in the inserting transaction.
  *
  * There are three ways into nextphone.outbox, and one place where a row is
- * rendered: the BEFORE INSERT trigger outbox_prepare().
+ * rendered: prepare_row(), which the BEFORE INSERT trigger outbox_prepare()
+ * calls.
  *
  * - An INSERT naming a webhook (webhook and vars, or enqueue()) is rendered
  *   from the webhook's templates; bad input raises an error and stores
  *   nothing.  An ad-hoc INSERT (method, url, headers, body) is checked.
  * - The built-in events (an inserted lead, a call reaching a final status)
  *   and webhook_trigger() on a user table build the variables here and
- *   insert one row per subscribed webhook through a saved plan.  They are
- *   fail-safe, as the guide promises: a delivery that cannot be rendered is
- *   stored as "dead" with the reason in last_error, and the triggering
- *   insert goes on.
+ *   insert one row per subscribed webhook, directly (see insert_direct) or
+ *   through a saved plan, rendered by the same code as the trigger.  They
+ *   are fail-safe, as the guide promises: a delivery that cannot be
+ *   rendered is stored as "dead" with the reason in last_error, and the
+ *   triggering insert goes on.
  *
  * Waking the delivery worker at commit is the worker's own trigger.
  *
