@@ -464,7 +464,7 @@ host_acceptable(const char *host, char *problem, size_t problem_len,
 		}
 		if (!classify(AF_INET6, addr, &reason))
 		{
-			snprintf(problem, problem_len, "The host %s is a %s.", host, reason);
+			snprintf(problem, problem_len, "The host %s is refused: %s.", host, reason);
 			if (refused_address)
 				*refused_address = true;
 			return false;
@@ -477,7 +477,7 @@ host_acceptable(const char *host, char *problem, size_t problem_len,
 	{
 		if (!classify(AF_INET, addr, &reason))
 		{
-			snprintf(problem, problem_len, "The host %s is a %s.", host, reason);
+			snprintf(problem, problem_len, "The host %s is refused: %s.", host, reason);
 			if (refused_address)
 				*refused_address = true;
 			return false;

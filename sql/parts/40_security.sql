@@ -146,3 +146,8 @@ AS $$
 $$;
 COMMENT ON FUNCTION nextphone.url_addresses(text) IS
   'Where a URL leads: each address its host resolves to, and whether the delivery worker would connect to it';
+
+-- Resolving names is for the operator, not for every role that can reach
+-- the schema.
+REVOKE EXECUTE ON FUNCTION nextphone.url_host_addresses(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION nextphone.url_addresses(text) FROM PUBLIC;
