@@ -105,6 +105,12 @@ SELECT nextphone.address_allowed('8.8.8.8') AS public, nextphone.address_allowed
 SET nextphone.allowed_networks = '';
 SELECT nextphone.address_allowed('127.0.0.1') AS loopback;
 
+-- Spaces, tabs and newlines separate entries as commas do.
+SET nextphone.allowed_networks = E'10.1.0.0/16\t127.0.0.1 \n::1';
+SELECT nextphone.address_allowed('10.1.2.3') AND nextphone.address_allowed('127.0.0.1')
+       AND nextphone.address_allowed('::1') AS all_three;
+SET nextphone.allowed_networks = '';
+
 -- Malformed lists are refused and the setting keeps its value.
 SET nextphone.allowed_networks = '10.0.0.0/33';
 SET nextphone.allowed_networks = '10.0.0.1/8';

@@ -375,8 +375,18 @@ NetguardOpenSocket(void *clientp, curlsocktype purpose,
 	NetguardState *state = (NetguardState *) clientp;
 	const char *reason = NULL;
 
-	if (purpose != CURLSOCKTYPE_IPCXN ||
-		!NetguardAddressAllowed(&address->addr, &reason))
+	if (purpose != CURLSOCKTYPE_IPCXN)
+	{
+		if (state != NULL)
+		{
+			state->refused = true;
+			strlcpy(state->error, "refused to open a socket that is not an outgoing connection",
+					sizeof(state->error));
+		}
+		return CURL_SOCKET_BAD;
+	}
+
+	if (!NetguardAddressAllowed(&address->addr, &reason))
 	{
 		char		text[INET6_ADDRSTRLEN];
 
@@ -386,7 +396,7 @@ NetguardOpenSocket(void *clientp, curlsocktype purpose,
 			state->refused = true;
 			snprintf(state->error, sizeof(state->error),
 					 "refused to connect to %s: %s is not in nextphone.allowed_networks",
-					 text, reason ? reason : "not an outgoing connection");
+					 text, reason);
 		}
 		return CURL_SOCKET_BAD;
 	}
@@ -700,7 +710,7 @@ allowed_networks_check(char **newval, void **extra, GucSource source)
 	int			max = 1;
 
 	for (const char *q = p; *q; q++)
-		if (*q == ',' || *q == ' ')
+		if (strchr(", \t\n", *q) != NULL)
 			max++;
 
 	result = malloc(offsetof(NetguardAllowed, nets) + max * sizeof(NetguardNet));
