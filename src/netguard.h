@@ -24,6 +24,13 @@
  * The address functions neither allocate nor raise errors, so they are safe
  * inside libcurl callbacks and outside transactions.
  *
+ * In the worker, per request: NetguardUrlAcceptable() on the URL (refuse
+ * without connecting if it fails), then NetguardResetState() and
+ * NetguardSetupCurl() on the easy handle after any curl_easy_reset(); when
+ * the transfer ends with CURLE_COULDNT_CONNECT and state.refused is set,
+ * record state.error and do not retry.  Settings are read at each call, so
+ * a configuration reload takes effect on the next request.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef NEXTPHONE_NETGUARD_H

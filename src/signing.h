@@ -12,7 +12,13 @@
  *
  * While a rotated-out secret is still inside its grace period
  * (webhooks.previous_secret_until > now()), the delivery is signed with both
- * secrets and the header holds both signatures, separated by a space.
+ * secrets and the header holds both signatures, separated by a space.  The
+ * SQL function nextphone.signing_secrets(w nextphone.webhooks) returns the
+ * secrets to use now (text[], current first), for the worker's claim query.
+ *
+ * Sign at send time, once per attempt: webhook-timestamp is the attempt's
+ * own time, and the signature covers exactly the body bytes passed to
+ * libcurl (CURLOPT_POSTFIELDS/POSTFIELDSIZE).
  *
  * Everything here works outside a transaction (as the delivery worker needs
  * after it has committed its claim) and never raises an error for a bad
