@@ -147,7 +147,13 @@ $$;
 COMMENT ON FUNCTION nextphone.url_addresses(text) IS
   'Where a URL leads: each address its host resolves to, and whether the delivery worker would connect to it';
 
--- Resolving names is for the operator, not for every role that can reach
--- the schema.
-REVOKE EXECUTE ON FUNCTION nextphone.url_host_addresses(text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION nextphone.url_addresses(text) FROM PUBLIC;
+-- As for the rest of the extension, only the roles the owner grants may
+-- call these functions (resolving names with url_addresses() included).
+REVOKE ALL ON FUNCTION
+  nextphone.generate_secret(), nextphone.sign_payload(text, text, bigint, text),
+  nextphone.verify_signature(text, jsonb, text, interval), nextphone.check_signing_secret(text),
+  nextphone.webhooks_check_secrets(), nextphone.rotate_secret(text, interval),
+  nextphone.signing_secrets(nextphone.webhooks), nextphone.drop_expired_secrets(),
+  nextphone.address_allowed(inet), nextphone.address_refusal(inet), nextphone.check_url(text),
+  nextphone.url_host_addresses(text), nextphone.url_addresses(text)
+FROM PUBLIC;

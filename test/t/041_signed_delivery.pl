@@ -18,22 +18,29 @@ my $other = $node->safe_psql('postgres', 'SELECT nextphone.generate_secret()');
 my $recv = start_receiver(secret => [ $old, $other ]);
 my $url = "http://127.0.0.1:$recv->{port}/hook";
 
-$node->safe_psql('postgres', qq{
-	INSERT INTO nextphone.webhooks (tool_name, url, signing_secret)
-	VALUES ('signedHook', '$url', '$old');
-	INSERT INTO nextphone.webhooks (tool_name, url) VALUES ('plainHook', '$url');
-});
+# The guide's webhook, signed, and the same unsigned.
+for my $hook ([ 'signedHook', qq{, "signing_secret": "$old"} ], [ 'plainHook', '' ])
+{
+	$node->safe_psql('postgres', qq{
+		SELECT nextphone.create_webhook('{
+		  "type": "http", "tool_name": "$hook->[0]", "http_method": "POST",
+		  "url": "$url",
+		  "headers": {"Content-Type": "application/json"},
+		  "body_template": {"first_name": "{{first_name}}", "notes": "{{message}}",
+		                    "budget": "{{budget}}", "source": "NextPhone AI"},
+		  "parameters": [{"name": "first_name", "type": "string"},
+		                 {"name": "message", "type": "string"},
+		                 {"name": "budget", "type": "number"}]$hook->[1]
+		}')});
+}
 
-# A body with characters that must survive byte for byte.
-my $body = '{"first_name": "Zoë", "notes": "say \"hi\" \\\\ 😀", "budget": 5000}';
+# Values with characters that must survive byte for byte.
 sub enqueue
 {
 	my ($tool) = @_;
 	return $node->safe_psql('postgres', qq{
-		INSERT INTO nextphone.outbox (webhook_id, webhook, method, url, headers, body)
-		SELECT id, tool_name, 'POST', url, '{"Content-Type": "application/json"}', \$b\$$body\$b\$
-		  FROM nextphone.webhooks WHERE tool_name = '$tool'
-		RETURNING id});
+		SELECT nextphone.enqueue('$tool',
+		  '{"first_name": "Zoë", "message": "say \\"hi\\" \\\\ 😀", "budget": 5000}')});
 }
 
 my $id = enqueue('signedHook');
@@ -43,7 +50,10 @@ my $msg_id = $node->safe_psql('postgres', "SELECT msg_id FROM nextphone.outbox W
 my @got = received($recv);
 is(scalar @got, 1, 'one request');
 my $req = $got[0];
-is(encode_utf8($req->{body}), $body, 'body arrived byte for byte');
+is(encode_utf8($req->{body}),
+	$node->safe_psql('postgres', "SELECT body FROM nextphone.outbox WHERE id = $id"),
+	'body arrived byte for byte');
+like($req->{body}, qr/"budget": ?5000/, 'the body is the rendered template');
 is($req->{headers}{'webhook-id'}, $msg_id, 'webhook-id is the message id');
 like($req->{headers}{'webhook-timestamp'}, qr/^\d+$/, 'webhook-timestamp is unix seconds');
 cmp_ok(abs(time() - $req->{headers}{'webhook-timestamp'}), '<', 60, 'timestamp is the send time');
@@ -64,10 +74,7 @@ my $new = $node->safe_psql('postgres', "SELECT nextphone.rotate_secret('signedHo
 my $recv2 = start_receiver(secret => [ $old, $new ]);
 $node->safe_psql('postgres',
 	"UPDATE nextphone.webhooks SET url = 'http://127.0.0.1:$recv2->{port}/hook' WHERE tool_name = 'signedHook'");
-$id = $node->safe_psql('postgres', qq{
-	INSERT INTO nextphone.outbox (webhook_id, webhook, method, url, body)
-	SELECT id, tool_name, 'POST', url, '{"n": 2}' FROM nextphone.webhooks WHERE tool_name = 'signedHook'
-	RETURNING id});
+$id = enqueue('signedHook');
 is(wait_for_outbox($node, $id), 'delivered', 'delivered during the rotation');
 ($req) = received($recv2);
 like($req->{headers}{'webhook-signature'}, qr/^v1,\S{44} v1,\S{44}$/, 'two signatures');
@@ -77,10 +84,7 @@ is_deeply($req->{verified}, [ JSON::PP::true, JSON::PP::true ],
 # After the grace period only the new secret signs.
 $node->safe_psql('postgres',
 	"UPDATE nextphone.webhooks SET previous_secret_until = now() - interval '1 second' WHERE tool_name = 'signedHook'");
-$id = $node->safe_psql('postgres', qq{
-	INSERT INTO nextphone.outbox (webhook_id, webhook, method, url, body)
-	SELECT id, tool_name, 'POST', url, '{"n": 3}' FROM nextphone.webhooks WHERE tool_name = 'signedHook'
-	RETURNING id});
+$id = enqueue('signedHook');
 is(wait_for_outbox($node, $id), 'delivered', 'delivered after the rotation');
 (undef, $req) = received($recv2);
 is_deeply($req->{verified}, [ JSON::PP::false, JSON::PP::true ], 'only the new secret signs');

@@ -32,13 +32,15 @@ sub start_node
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION nextphone');
 
-	# These tests need the delivery worker (branch "worker"); on a branch
-	# without it there is nothing to deliver with.
+	# These tests need the delivery worker (branch "worker") and the
+	# enqueue functions (branch "model"); a branch without both has nothing
+	# to deliver with.
 	if ($node->safe_psql('postgres',
-			"SELECT to_regproc('nextphone.worker_status') IS NULL") eq 't')
+			"SELECT to_regproc('nextphone.worker_status') IS NULL"
+			  . " OR to_regproc('nextphone.enqueue') IS NULL") eq 't')
 	{
 		$node->stop;
-		plan skip_all => 'the delivery worker is not part of this build';
+		plan skip_all => 'the delivery worker or the enqueue functions are not part of this build';
 	}
 	return $node;
 }
