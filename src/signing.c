@@ -15,7 +15,6 @@
 #include <time.h>
 
 #include "common/base64.h"
-#include "common/cryptohash.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
