@@ -199,3 +199,27 @@ SELECT nextphone.check_url('https://crm.example.com/hook');
 RESET nextphone.require_https;
 
 DROP TABLE samples;
+
+-- The same check guards configuration and the queue (a trigger on each
+-- table): a webhook's URL template, checked as written.
+INSERT INTO nextphone.webhooks (tool_name, url) VALUES ('guardTest', 'http://0x7f.1/hook');
+INSERT INTO nextphone.webhooks (tool_name, url) VALUES ('guardTest', 'https://user:pw@crm.example.com/hook');
+INSERT INTO nextphone.webhooks (tool_name, url) VALUES ('guardTest', 'https://{{subdomain}}.example.com/hook');
+INSERT INTO nextphone.webhooks (tool_name, url)
+VALUES ('guardTest', 'https://crm.example.com/leads/{{first_name}}?note={{message}}')
+RETURNING tool_name, url;
+UPDATE nextphone.webhooks SET url = 'http://169.254.169.254/latest/meta-data/' WHERE tool_name = 'guardTest';
+SET nextphone.require_https = on;
+UPDATE nextphone.webhooks SET url = 'http://crm.example.com/hook' WHERE tool_name = 'guardTest';
+RESET nextphone.require_https;
+DELETE FROM nextphone.webhooks WHERE tool_name = 'guardTest';
+
+-- A delivery queued explicitly with a refused URL is an error and nothing
+-- is stored; one queued by an event is stored as dead with the reason, so
+-- that recording the call or lead never fails on it.
+INSERT INTO nextphone.outbox (method, url, body)
+VALUES ('POST', 'http://2852039166/latest/meta-data/', '{}');
+INSERT INTO nextphone.outbox (event, method, url, body)
+VALUES ('lead.created', 'POST', 'http://[::ffff:127.0.0.1]/hook', '{}')
+RETURNING event, status, last_error;
+DELETE FROM nextphone.outbox WHERE event = 'lead.created' AND status = 'dead';

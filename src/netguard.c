@@ -3,7 +3,8 @@
  * netguard.c
  *	  Where deliveries may go: the SSRF address check, the URL check and
  *	  the TLS settings, with the SQL functions that expose them
- *	  (address_allowed, address_refusal, check_url, url_host_addresses).
+ *	  (address_allowed, address_refusal, check_url, url_host_addresses)
+ *	  and the trigger that checks the URLs of webhooks and outbox rows.
  *
  * See netguard.h for the two checks and when each runs.
  *
@@ -15,7 +16,10 @@
 #include <netdb.h>
 #include <netinet/in.h>
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -30,6 +34,7 @@ PG_FUNCTION_INFO_V1(nextphone_address_allowed);
 PG_FUNCTION_INFO_V1(nextphone_address_refusal);
 PG_FUNCTION_INFO_V1(nextphone_check_url);
 PG_FUNCTION_INFO_V1(nextphone_url_host_addresses);
+PG_FUNCTION_INFO_V1(nextphone_url_check_trigger);
 
 /* Settings */
 char	   *nextphone_allowed_networks = NULL;
@@ -978,4 +983,94 @@ nextphone_url_host_addresses(PG_FUNCTION_ARGS)
 
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, INETOID, -1, false,
 										  TYPALIGN_INT));
+}
+
+/*
+ * nextphone_url_check_trigger
+ *		BEFORE INSERT OR UPDATE row trigger: the row's "url" must pass the
+ *		URL check.
+ *
+ * On webhooks it checks the URL template when a webhook is configured; on
+ * the outbox (named to fire after outbox_prepare, which renders the URL)
+ * it checks the URL a delivery will use.  An outbox row queued by an event
+ * ("event" set) is never refused, so recording a call or a lead cannot fail
+ * on it: the row is stored as dead with the reason instead.  Rows without a
+ * URL, and outbox rows already dead or cancelled, are left alone.
+ */
+Datum
+nextphone_url_check_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	HeapTuple	tuple;
+	int			url_col;
+	int			status_col;
+	int			event_col;
+	int			error_col;
+	char	   *url;
+	char	   *status;
+	char		problem[NETGUARD_ERROR_LEN];
+	bool		refused_address;
+	bool		isnull;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"url_check_trigger\" must be fired BEFORE INSERT OR UPDATE FOR EACH ROW")));
+
+	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
+		trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	desc = RelationGetDescr(trigdata->tg_relation);
+
+	url_col = SPI_fnumber(desc, "url");
+	if (url_col <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("table \"%s\" has no column \"url\"",
+						RelationGetRelationName(trigdata->tg_relation))));
+	url = SPI_getvalue(tuple, desc, url_col);
+	if (url == NULL)
+		return PointerGetDatum(tuple);
+
+	status_col = SPI_fnumber(desc, "status");
+	if (status_col > 0)
+	{
+		status = SPI_getvalue(tuple, desc, status_col);
+		if (status != NULL &&
+			(strcmp(status, "dead") == 0 || strcmp(status, "cancelled") == 0))
+			return PointerGetDatum(tuple);
+	}
+
+	if (url_check(url, problem, sizeof(problem), NULL, &refused_address))
+		return PointerGetDatum(tuple);
+
+	/* an event's delivery: stored as dead, never an error */
+	event_col = SPI_fnumber(desc, "event");
+	error_col = SPI_fnumber(desc, "last_error");
+	if (event_col > 0 && status_col > 0 && error_col > 0)
+	{
+		(void) SPI_getbinval(tuple, desc, event_col, &isnull);
+		if (!isnull)
+		{
+			int			cols[2] = {status_col, error_col};
+			Datum		values[2];
+			bool		nulls[2] = {false, false};
+
+			values[0] = CStringGetTextDatum("dead");
+			values[1] = CStringGetTextDatum(psprintf("invalid URL: %s", problem));
+			return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, 2, cols,
+															 values, nulls));
+		}
+	}
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid URL in \"url\""),
+			 errdetail("%s", problem),
+			 refused_address ?
+			 errhint("A superuser can allow an internal address by adding its network to \"nextphone.allowed_networks\".") : 0));
+	PG_RETURN_NULL();			/* not reached */
 }

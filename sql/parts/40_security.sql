@@ -147,6 +147,22 @@ $$;
 COMMENT ON FUNCTION nextphone.url_addresses(text) IS
   'Where a URL leads: each address its host resolves to, and whether the delivery worker would connect to it';
 
+-- URLs are checked with libcurl's parser when a webhook is configured and
+-- when a delivery is queued (after outbox_prepare has rendered it: BEFORE
+-- triggers fire in name order).
+CREATE FUNCTION nextphone.url_check_trigger() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'nextphone_url_check_trigger'
+  LANGUAGE C;
+COMMENT ON FUNCTION nextphone.url_check_trigger() IS
+  'Trigger on webhooks and outbox: the url must pass check_url(); an outbox row queued by an event is stored as dead instead of failing';
+
+CREATE TRIGGER webhooks_url_check
+  BEFORE INSERT OR UPDATE OF url ON nextphone.webhooks
+  FOR EACH ROW EXECUTE FUNCTION nextphone.url_check_trigger();
+CREATE TRIGGER outbox_url_check
+  BEFORE INSERT ON nextphone.outbox
+  FOR EACH ROW EXECUTE FUNCTION nextphone.url_check_trigger();
+
 -- As for the rest of the extension, only the roles the owner grants may
 -- call these functions (resolving names with url_addresses() included).
 REVOKE ALL ON FUNCTION
@@ -155,5 +171,6 @@ REVOKE ALL ON FUNCTION
   nextphone.webhooks_check_secrets(), nextphone.rotate_secret(text, interval),
   nextphone.signing_secrets(nextphone.webhooks), nextphone.drop_expired_secrets(),
   nextphone.address_allowed(inet), nextphone.address_refusal(inet), nextphone.check_url(text),
-  nextphone.url_host_addresses(text), nextphone.url_addresses(text)
+  nextphone.url_host_addresses(text), nextphone.url_addresses(text),
+  nextphone.url_check_trigger()
 FROM PUBLIC;
