@@ -64,17 +64,27 @@ $id = send_to("https://127.0.0.1:$old->{port}/hook");
 like(first_error($id), qr/(version|protocol|SSL|TLS)/i, 'TLS 1.1 server refused');
 is(scalar(() = received($old)), 0, 'nothing reached the TLS 1.1 receiver');
 
-# nextphone.require_https: a plain http row queued before the setting was
-# turned on is refused at send time, once.
+# nextphone.require_https: plain http is refused when queued, and a row
+# queued before the setting was turned on is refused at send time, once.
 my $plain = start_receiver();
+my $early = $node->safe_psql('postgres', qq{
+	INSERT INTO nextphone.outbox (method, url, body, next_attempt_at)
+	VALUES ('POST', 'http://127.0.0.1:$plain->{port}/hook', '{"n": 1}', now() + interval '1 hour')
+	RETURNING id});
 $node->safe_psql('postgres', 'ALTER SYSTEM SET nextphone.require_https = on');
 $node->reload;
 $node->poll_query_until('postgres', "SELECT current_setting('nextphone.require_https') = 'on'");
-$id = send_to("http://127.0.0.1:$plain->{port}/hook");
-is(wait_for_outbox($node, $id), 'dead', 'plain http with require_https: dead');
-is($node->safe_psql('postgres', "SELECT count(*) FROM nextphone.attempts WHERE outbox_id = $id"),
+my ($ret, $out, $err) = $node->psql('postgres', qq{
+	INSERT INTO nextphone.outbox (method, url, body)
+	VALUES ('POST', 'http://127.0.0.1:$plain->{port}/hook', '{"n": 2}')});
+isnt($ret, 0, 'plain http with require_https: refused when queued');
+like($err, qr/require_https/, 'the error names the setting');
+
+$node->safe_psql('postgres', "UPDATE nextphone.outbox SET next_attempt_at = now() WHERE id = $early");
+is(wait_for_outbox($node, $early), 'dead', 'plain http queued earlier: dead');
+is($node->safe_psql('postgres', "SELECT count(*) FROM nextphone.attempts WHERE outbox_id = $early"),
 	'1', 'not retried');
-like($node->safe_psql('postgres', "SELECT last_error FROM nextphone.outbox WHERE id = $id"),
+like($node->safe_psql('postgres', "SELECT last_error FROM nextphone.outbox WHERE id = $early"),
 	qr/require_https/, 'the reason names the setting');
 is(scalar(() = received($plain)), 0, 'nothing was sent');
 
