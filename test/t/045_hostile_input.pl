@@ -105,6 +105,21 @@ my ($ret, $out, $err) = $node->psql('postgres',
 isnt($ret, 0, 'a header value holding CR/LF is refused');
 like($err, qr/header/i, 'the error is about the header');
 
+# Queued by an event, the same value is not an error (recording the lead
+# must not fail): the delivery is stored as dead with the reason.
+$node->safe_psql('postgres', q{
+	SELECT nextphone.update_webhook('hostileHeader', '{"events": ["lead.created"]}')});
+my $before = $node->safe_psql('postgres', 'SELECT max(id) FROM nextphone.outbox');
+($ret, $out, $err) = $node->psql('postgres',
+	"INSERT INTO nextphone.leads (first_name, phone) VALUES ($v, '+15551234568')");
+is($ret, 0, 'the lead is recorded');
+like($node->safe_psql('postgres', qq{
+	SELECT status || ': ' || last_error FROM nextphone.outbox
+	 WHERE id > $before AND webhook = 'hostileHeader'}),
+	qr/^dead: .*header/i, 'its header delivery is stored as dead, saying why');
+$node->safe_psql('postgres', q{
+	SELECT nextphone.update_webhook('hostileHeader', '{"events": []}')});
+
 # A value that looks like a secret tag never becomes the secret in a
 # header: it is refused when queued, or else sent as text.
 ($ret, $out, $err) = $node->psql('postgres',
