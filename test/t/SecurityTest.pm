@@ -17,6 +17,15 @@ our @EXPORT = qw(start_node start_receiver received wait_for_outbox make_tls);
 
 my $receiver_script = dirname(__FILE__) . '/secure_receiver.py';
 
+# Receivers started by this test, stopped when it ends (however it ends).
+my @receivers;
+
+END
+{
+	local $?;
+	$_->kill_kill for @receivers;
+}
+
 # A preloaded server whose worker serves database "postgres", with the
 # extension created there; extra lines go to postgresql.conf.
 sub start_node
@@ -68,6 +77,7 @@ sub start_receiver
 		$h->pump_nb;
 		select(undef, undef, undef, 0.05);
 	}
+	push @receivers, $h;
 	die "receiver did not start: $err" unless $out =~ /ready/;
 	return { port => $port, log => $log, handle => $h };
 }
