@@ -28,6 +28,7 @@
 #include "mb/pg_wchar.h"
 #include "pgstat.h"
 #include "utils/array.h"
+#include "utils/fmgroids.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -157,7 +158,7 @@ static const char *record_sql =
 "         s.sched[least(o.attempts + 2, cardinality(s.sched))] AS step"
 "    FROM r JOIN nextphone.outbox o ON o.id = r.id"
 "         LEFT JOIN nextphone.webhooks w ON w.id = o.webhook_id,"
-"         LATERAL (SELECT coalesce(w.retry_schedule, $10::interval[]) AS sched) s"
+"         LATERAL (SELECT coalesce(w.retry_schedule, $10) AS sched) s"
 "   WHERE o.status = 'sending' AND o.leased_by = $14),"
 " att AS ("
 "  INSERT INTO nextphone.attempts (outbox_id, attempt, started_at, duration_ms, status_code,"
@@ -226,11 +227,15 @@ static const char *lock_webhooks_sql =
 " WHERE w.id IN (SELECT o.webhook_id FROM nextphone.outbox o WHERE o.id = ANY ($1))"
 " ORDER BY w.id FOR NO KEY UPDATE OF w";
 
+/* The attempts first: the worker runs without foreign key triggers */
 static const char *purge_sql =
-"DELETE FROM nextphone.outbox"
-" WHERE id IN (SELECT id FROM nextphone.outbox"
-"               WHERE status = 'delivered' AND delivered_at < now() - make_interval(secs => $1)"
-"               LIMIT 10000)";
+"WITH old AS ("
+"  SELECT id FROM nextphone.outbox"
+"   WHERE status = 'delivered' AND delivered_at < now() - make_interval(secs => $1)"
+"   LIMIT 10000"
+"     FOR UPDATE SKIP LOCKED),"
+" a AS (DELETE FROM nextphone.attempts WHERE outbox_id IN (SELECT id FROM old))"
+"DELETE FROM nextphone.outbox WHERE id IN (SELECT id FROM old)";
 
 static const char *secrets_sql =
 "SELECT name, value FROM nextphone.secrets";
@@ -676,7 +681,7 @@ QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n)
 	static const char *kinds[] = {"delivered", "gone", "fatal", "retry"};
 	Oid			types[14] = {INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
 		FLOAT8ARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-	TEXTOID, INT4OID, INT4OID, INT4OID, INT4OID};
+	INTERVALARRAYOID, INT4OID, INT4OID, INT4OID, INT4OID};
 	Datum		values[14];
 	Datum	   *cols[9];
 	bool	   *nulls[9];
@@ -719,7 +724,8 @@ QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n)
 	}
 	for (int c = 0; c < 9; c++)
 		values[c] = queue_array(cols[c], nulls[c], n, coltypes[c]);
-	values[9] = CStringGetTextDatum(policy->retry_schedule);
+	values[9] = OidInputFunctionCall(F_ARRAY_IN, (char *) policy->retry_schedule,
+									 INTERVALOID, -1);
 	values[10] = Int32GetDatum(policy->circuit_failures);
 	values[11] = Int32GetDatum(policy->circuit_probe_ms);
 	values[12] = Int32GetDatum(policy->disable_after_s);
