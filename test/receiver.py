@@ -122,14 +122,17 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024   # many connections open at once
+
+
 def main():
     global logfile
     port = int(sys.argv[1])
     if len(sys.argv) > 2:
         logfile = open(sys.argv[2], "a")
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    server.request_queue_size = 1024
+    server = Server(("127.0.0.1", port), Handler)
     server.serve_forever()
 
 

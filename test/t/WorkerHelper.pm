@@ -31,6 +31,8 @@ sub worker_node
 		"shared_preload_libraries = 'nextphone'",
 		"nextphone.allowed_networks = '127.0.0.0/8'",
 		"nextphone.retry_schedule = '0s,100ms,200ms'",
+		# circuits open only in the test of the circuit breaker
+		"nextphone.circuit_failures = 1000",
 		@conf) . "\n");
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION nextphone');
