@@ -519,7 +519,8 @@ QueueClaim(const QueuePolicy *policy, int limit)
 		bool		circuit_open = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 		bool		probe_due = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
 		bool		ordered = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
-		Datum		head = SPI_getbinval(tup, desc, 6, &isnull);
+		bool		no_head;
+		Datum		head = SPI_getbinval(tup, desc, 6, &no_head);
 
 		special_ids[i] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 		special_head[i] = 0;
@@ -530,7 +531,7 @@ QueueClaim(const QueuePolicy *policy, int limit)
 		special_probe[i] = circuit_open;
 		if (ordered)
 		{
-			if (isnull)
+			if (no_head)
 				allow = 0;		/* the head is in flight or waiting */
 			else
 			{
