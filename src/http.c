@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -28,7 +29,9 @@
 #include "utils/timestamp.h"
 
 #include "http.h"
+#include "netguard.h"
 #include "nextphone.h"
+#include "signing.h"
 
 /* Response headers kept per attempt, in bytes of JSON */
 #define HTTP_MAX_RESPONSE_HEADERS 8192
@@ -51,6 +54,7 @@ typedef struct HttpSlot
 	char		errbuf[CURL_ERROR_SIZE];
 	bool		headers_truncated;
 	int			max_response;	/* bytes of body kept */
+	NetguardState guard;		/* what the SSRF guard refused */
 } HttpSlot;
 
 struct HttpClient
@@ -386,6 +390,7 @@ HttpStart(HttpClient *client, HttpRequest *req)
 	ListCell   *lc;
 	bool		has_content_type = false;
 	CURLMcode	mrc;
+	char		problem[NETGUARD_ERROR_LEN];
 
 	Assert(slot->state == SLOT_FILLING);
 	oldcxt = MemoryContextSwitchTo(req->cxt);
@@ -432,6 +437,38 @@ HttpStart(HttpClient *client, HttpRequest *req)
 				goto oom;
 			slot->header_list = l;
 		}
+		if (req->signing_secrets != NIL)
+		{
+			const char *secrets[SIGNING_MAX_SECRETS];
+			int			nsecrets = 0;
+			int64		ts = (int64) time(NULL);
+			const char *body = req->body ? req->body : "";
+			char	   *sig;
+			char		line[64 + SIGNING_MAX_SECRETS * (SIGNING_SIGNATURE_LEN + 1)];
+
+			foreach(lc, req->signing_secrets)
+			{
+				if (nsecrets < SIGNING_MAX_SECRETS)
+					secrets[nsecrets++] = (const char *) lfirst(lc);
+			}
+			sig = SigningHeaderValue(secrets, nsecrets, req->msg_id, ts, body, strlen(body));
+			if (sig == NULL)
+			{
+				http_finish(client, slot, HTTP_REFUSED, "the webhook's signing secret is malformed");
+				return;
+			}
+			snprintf(line, sizeof(line), "webhook-timestamp: " INT64_FORMAT, ts);
+			l = curl_slist_append(slot->header_list, line);
+			if (l == NULL)
+				goto oom;
+			slot->header_list = l;
+			snprintf(line, sizeof(line), "webhook-signature: %s", sig);
+			pfree(sig);
+			l = curl_slist_append(slot->header_list, line);
+			if (l == NULL)
+				goto oom;
+			slot->header_list = l;
+		}
 		/* never wait for a 100 Continue */
 		l = curl_slist_append(slot->header_list, "Expect:");
 		if (l == NULL)
@@ -439,16 +476,24 @@ HttpStart(HttpClient *client, HttpRequest *req)
 		slot->header_list = l;
 	}
 
+	/* the settings may have changed since the row was queued */
+	if (!NetguardUrlAcceptable(req->url, problem, sizeof(problem)))
+	{
+		http_finish(client, slot, HTTP_REFUSED, problem);
+		return;
+	}
 	if (curl_easy_setopt(easy, CURLOPT_URL, req->url) != CURLE_OK)
 	{
 		http_finish(client, slot, HTTP_REFUSED, "malformed URL");
 		return;
 	}
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	/* http(s) only, no redirects, TLS verified, the SSRF check at connect */
+	NetguardResetState(&slot->guard);
+	if (NetguardSetupCurl(easy, &slot->guard) != CURLE_OK)
+	{
+		http_finish(client, slot, HTTP_REFUSED, "could not apply the network settings");
+		return;
+	}
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, NEXTPHONE_USER_AGENT);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, slot->header_list);
@@ -530,6 +575,12 @@ http_collect(HttpClient *client)
 
 			if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT)
 				outcome = HTTP_REFUSED;
+			if (rc == CURLE_COULDNT_CONNECT && slot->guard.refused)
+			{
+				/* the SSRF guard refused every address: not retried */
+				outcome = HTTP_REFUSED;
+				err = slot->guard.error;
+			}
 			http_finish(client, slot, outcome, err);
 		}
 	}

@@ -41,7 +41,7 @@ typedef struct HttpRequest
 	const char *body;			/* NULL for none */
 	List	   *headers;		/* "Name: value" strings */
 	long		timeout_ms;
-	const char *signing_secret; /* NULL for none */
+	List	   *signing_secrets;	/* "whsec_..." strings; NIL: unsigned */
 
 	/* set when finished */
 	HttpOutcome outcome;

@@ -43,7 +43,8 @@
 	"  o.method, o.url, o.body," \
 	"  ARRAY(SELECT h.key || ': ' || coalesce(h.value, '')" \
 	"          FROM pg_catalog.json_each_text(o.headers::json) h)," \
-	"  coalesce(w.timeout_ms, 0), w.signing_secret"
+	"  coalesce(w.timeout_ms, 0)," \
+	"  CASE WHEN w.id IS NOT NULL THEN nextphone.signing_secrets(w) END"
 
 /* The lease: the request's timeout and a minute to record its outcome */
 #define CLAIM_SET \
@@ -460,7 +461,15 @@ queue_take_jobs(List **jobs, bool *any_tags)
 		job->url = SPI_getvalue(tup, desc, 6);
 		job->body = SPI_getvalue(tup, desc, 7);
 		job->timeout_ms = DatumGetInt32(SPI_getbinval(tup, desc, 9, &isnull));
-		job->signing_secret = SPI_getvalue(tup, desc, 10);
+		d = SPI_getbinval(tup, desc, 10, &isnull);
+		if (!isnull)
+		{
+			arr = DatumGetArrayTypeP(d);
+			deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
+			for (int k = 0; k < nelems; k++)
+				job->signing_secrets = lappend(job->signing_secrets,
+											   TextDatumGetCString(elems[k]));
+		}
 
 		d = SPI_getbinval(tup, desc, 8, &isnull);
 		if (!isnull)

@@ -27,7 +27,7 @@ typedef struct QueueJob
 	char	   *body;			/* NULL for none */
 	List	   *headers;		/* "Name: value", secrets resolved */
 	long		timeout_ms;		/* 0: the default */
-	char	   *signing_secret; /* NULL for none */
+	List	   *signing_secrets;	/* "whsec_..." strings to sign with */
 	char	   *error;			/* set when the row cannot be sent */
 } QueueJob;
 

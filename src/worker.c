@@ -509,7 +509,9 @@ start_requests(HttpClient *client, const QueuePolicy *policy, int free, List **u
 		foreach(hc, job->headers)
 			req->headers = lappend(req->headers, pstrdup((char *) lfirst(hc)));
 		req->timeout_ms = job->timeout_ms > 0 ? job->timeout_ms : nextphone_default_timeout;
-		req->signing_secret = job->signing_secret ? pstrdup(job->signing_secret) : NULL;
+		req->signing_secrets = NIL;
+		foreach(hc, job->signing_secrets)
+			req->signing_secrets = lappend(req->signing_secrets, pstrdup((char *) lfirst(hc)));
 		MemoryContextSwitchTo(old);
 		HttpStart(client, req);
 	}
