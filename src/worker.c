@@ -180,22 +180,6 @@ WorkerInit(void)
 {
 	BackgroundWorker worker;
 
-	DefineCustomStringVariable("nextphone.database_name",
-							   "Database the delivery workers connect to.",
-							   NULL,
-							   &nextphone_database_name,
-							   "postgres",
-							   PGC_POSTMASTER,
-							   0,
-							   NULL, NULL, NULL);
-	DefineCustomIntVariable("nextphone.workers",
-							"Number of delivery workers sharing the queue.",
-							NULL,
-							&nextphone_workers,
-							1, 1, NEXTPHONE_MAX_WORKERS,
-							PGC_POSTMASTER,
-							0,
-							NULL, NULL, NULL);
 	DefineCustomIntVariable("nextphone.max_concurrency",
 							"Most requests each delivery worker keeps in flight.",
 							NULL,
@@ -271,7 +255,27 @@ WorkerInit(void)
 
 	WakeupInit();
 
-	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
+	/* the rest exists only in a server that preloads the library */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	DefineCustomStringVariable("nextphone.database_name",
+							   "Database the delivery workers connect to.",
+							   NULL,
+							   &nextphone_database_name,
+							   "postgres",
+							   PGC_POSTMASTER,
+							   0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("nextphone.workers",
+							"Number of delivery workers sharing the queue.",
+							NULL,
+							&nextphone_workers,
+							1, 1, NEXTPHONE_MAX_WORKERS,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+	if (IsBinaryUpgrade)
 		return;
 
 	for (int i = 0; i < nextphone_workers; i++)
