@@ -255,13 +255,22 @@ static SPIPlanPtr purge_plan = NULL;
 /* The caller's memory context, restored at the end of each step */
 static MemoryContext queue_caller_cxt = NULL;
 
+/* Nesting of steps: only the outermost starts and commits a transaction */
+static int	queue_depth = 0;
+
 /*
  * queue_begin
- *		Start a step's transaction, as worker_spi does.
+ *		Start a step's transaction, as worker_spi does; inside a step begun
+ *		by QueueBeginStep(), only note the activity.
  */
 static void
 queue_begin(const char *activity)
 {
+	if (queue_depth++ > 0)
+	{
+		pgstat_report_activity(STATE_RUNNING, activity);
+		return;
+	}
 	queue_caller_cxt = CurrentMemoryContext;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -273,17 +282,39 @@ queue_begin(const char *activity)
 
 /*
  * queue_end
- *		Commit a step's transaction.
+ *		Commit a step's transaction (unless inside a larger step).
  */
 static void
 queue_end(void)
 {
+	if (--queue_depth > 0)
+		return;
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	MemoryContextSwitchTo(queue_caller_cxt);
+}
+
+/*
+ * QueueBeginStep
+ *		Begin one transaction for several queue functions.
+ */
+void
+QueueBeginStep(const char *activity)
+{
+	queue_begin(activity);
+}
+
+/*
+ * QueueEndStep
+ *		Commit the transaction QueueBeginStep() began.
+ */
+void
+QueueEndStep(void)
+{
+	queue_end();
 }
 
 /*
@@ -637,8 +668,9 @@ QueueNextDue(const QueuePolicy *policy)
 	Datum		d;
 
 	queue_begin("nextphone: find the next due message");
+	/* not read-only: it must see the outcomes recorded in this step */
 	if (SPI_execute_plan(queue_prepare(&next_due_plan, next_due_sql, 0, NULL),
-						 NULL, NULL, true, 1) != SPI_OK_SELECT)
+						 NULL, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not find the next due message");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)

@@ -4,8 +4,8 @@
  *	  The delivery queue's SQL, as the worker runs it: reclaim expired
  *	  leases, claim due rows, record outcomes in batches, purge.
  *
- * Every function runs its own short transaction; none may be called with a
- * transaction open.
+ * Every function runs its own short transaction, or joins the one begun by
+ * QueueBeginStep(); none may be called with another transaction open.
  *
  *-------------------------------------------------------------------------
  */
@@ -64,6 +64,19 @@ typedef struct QueuePolicy
 	int			disable_after_s;
 	int			retention_s;
 } QueuePolicy;
+
+/*
+ * QueueBeginStep
+ *		Begin one short transaction in which the following queue functions
+ *		run (e.g. record outcomes, then claim), until QueueEndStep().
+ */
+extern void QueueBeginStep(const char *activity);
+
+/*
+ * QueueEndStep
+ *		Commit the step's transaction.
+ */
+extern void QueueEndStep(void);
 
 /*
  * QueueExtensionReady

@@ -477,14 +477,37 @@ record_finished(HttpClient *client, const QueuePolicy *policy, List **unsent)
 }
 
 /*
- * start_requests
- *		Claim up to "free" due rows and start their requests.  Returns how
- *		many rows were claimed.
+ * claim_jobs
+ *		Claim up to "free" due rows; rows that cannot be sent (a missing
+ *		secret) go to *unsent, to be recorded as failed attempts.
  */
-static int
-start_requests(HttpClient *client, const QueuePolicy *policy, int free, List **unsent)
+static List *
+claim_jobs(const QueuePolicy *policy, int free, List **unsent, int *nclaimed)
 {
 	List	   *jobs = QueueClaim(policy, free);
+	List	   *sendable = NIL;
+	ListCell   *lc;
+
+	*nclaimed = list_length(jobs);
+	foreach(lc, jobs)
+	{
+		QueueJob   *job = (QueueJob *) lfirst(lc);
+
+		if (job->error != NULL)
+			*unsent = lappend(*unsent, job);
+		else
+			sendable = lappend(sendable, job);
+	}
+	return sendable;
+}
+
+/*
+ * start_requests
+ *		Start the requests of claimed (and committed) rows.
+ */
+static void
+start_requests(HttpClient *client, List *jobs)
+{
 	ListCell   *lc;
 
 	foreach(lc, jobs)
@@ -494,11 +517,6 @@ start_requests(HttpClient *client, const QueuePolicy *policy, int free, List **u
 		MemoryContext old;
 		ListCell   *hc;
 
-		if (job->error != NULL)
-		{
-			*unsent = lappend(*unsent, job);
-			continue;
-		}
 		req = HttpAcquire(client);
 		Assert(req != NULL);
 		old = MemoryContextSwitchTo(req->cxt);
@@ -519,7 +537,6 @@ start_requests(HttpClient *client, const QueuePolicy *policy, int free, List **u
 		MemoryContextSwitchTo(old);
 		HttpStart(client, req);
 	}
-	return list_length(jobs);
 }
 
 /*
@@ -555,6 +572,7 @@ NextphoneWorkerMain(Datum main_arg)
 	TimestampTz next_due = 0;
 	TimestampTz next_reclaim;
 	TimestampTz next_purge;
+	TimestampTz next_poll = 0;	/* claim then even without a wake-up */
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -623,6 +641,7 @@ NextphoneWorkerMain(Datum main_arg)
 		int			free;
 		int			threshold;
 		bool		rebuild;
+		List	   *claimed;
 
 		MemoryContextSwitchTo(loop_cxt);
 
@@ -636,21 +655,16 @@ NextphoneWorkerMain(Datum main_arg)
 		rebuild = (client_size != nextphone_max_concurrency ||
 				   client_response_size != nextphone_max_response_size);
 
-		/* 1. record finished outcomes */
+		/*
+		 * 1. record finished outcomes, 2. reclaim expired leases, 3. claim
+		 * due rows: one short transaction, committed before any request of
+		 * the claimed rows is started.
+		 */
+		QueueBeginStep("nextphone: record outcomes and claim");
+
 		if (record_finished(client, &policy, &unsent) > 0)
 			work_maybe = true;
 
-		/* a new max_concurrency takes effect once the slots are drained */
-		if (rebuild && HttpBusy(client) == 0)
-		{
-			HttpClientDestroy(client);
-			client_size = nextphone_max_concurrency;
-			client_response_size = nextphone_max_response_size;
-			client = HttpClientCreate(client_size, client_response_size);
-			rebuild = false;
-		}
-
-		/* 2. reclaim expired leases */
 		if (cycle_start >= next_reclaim)
 		{
 			if (QueueReclaim(&policy, false) > 0)
@@ -658,17 +672,23 @@ NextphoneWorkerMain(Datum main_arg)
 			next_reclaim = TimestampTzPlusMilliseconds(cycle_start, RECLAIM_INTERVAL_MS);
 		}
 
-		/* 3. claim due rows and start their requests */
+		/* a new max_concurrency takes effect once the slots are drained */
 		free = rebuild ? 0 : client_size - HttpBusy(client);
 		threshold = HttpInFlight(client) == 0 ? 1 : Max(1, client_size / 4);
+		claimed = NIL;
 		if (free >= threshold &&
-			(work_maybe || (next_due != 0 && cycle_start >= next_due)))
+			(work_maybe || cycle_start >= next_poll ||
+			 (next_due != 0 && cycle_start >= next_due)))
 		{
-			int			claimed;
+			int			nclaimed;
 
-			worker_set_state("claiming");
-			claimed = start_requests(client, &policy, free, &unsent);
-			if (claimed == free)
+			next_poll = TimestampTzPlusMilliseconds(cycle_start, nextphone_poll_interval);
+
+			claimed = claim_jobs(&policy, free, &unsent, &nclaimed);
+			/* rows that cannot be sent: a failed attempt, at once */
+			if (unsent != NIL)
+				record_finished(client, &policy, &unsent);
+			if (nclaimed == free)
 				work_maybe = true;	/* there may be more */
 			else
 			{
@@ -676,6 +696,19 @@ NextphoneWorkerMain(Datum main_arg)
 				next_due = QueueNextDue(&policy);
 			}
 		}
+
+		QueueEndStep();
+
+		if (rebuild && HttpBusy(client) == 0)
+		{
+			HttpClientDestroy(client);
+			client_size = nextphone_max_concurrency;
+			client_response_size = nextphone_max_response_size;
+			client = HttpClientCreate(client_size, client_response_size);
+		}
+
+		/* start the requests of the committed claim */
+		start_requests(client, claimed);
 
 		/* 4. purge by retention */
 		if (cycle_start >= next_purge)
@@ -687,13 +720,11 @@ NextphoneWorkerMain(Datum main_arg)
 		}
 
 		/* 5. wait for the latch, the sockets or the next due time */
-		if (unsent != NIL)
-			timeout = 0;
-		else if (work_maybe && client_size - HttpBusy(client) >= threshold)
+		if (work_maybe && client_size - HttpBusy(client) >= threshold)
 			timeout = 0;
 		else
 		{
-			timeout = nextphone_poll_interval;
+			timeout = Max(ms_until(next_poll), MIN_IDLE_WAIT_MS);
 			if (next_due != 0)
 				timeout = Min(timeout, Max(ms_until(next_due), MIN_IDLE_WAIT_MS));
 			timeout = Min(timeout, ms_until(next_reclaim));
@@ -713,8 +744,8 @@ NextphoneWorkerMain(Datum main_arg)
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 
+		Assert(unsent == NIL);
 		MemoryContextReset(loop_cxt);
-		unsent = NIL;			/* it lived in loop_cxt, and was recorded */
 	}
 }
 

@@ -71,5 +71,16 @@ wait_for($node, "SELECT status = 'dead' FROM nextphone.outbox WHERE url LIKE 'ft
 is($node->safe_psql('postgres', "SELECT attempts FROM nextphone.outbox WHERE url LIKE 'ftp:%'"),
 	'1', 'after a single attempt');
 
+# A header naming a secret that does not exist: a failed attempt, never
+# sent without it.
+$node->safe_psql('postgres', qq{
+	INSERT INTO nextphone.outbox (method, url, headers, body) VALUES
+	  ('POST', 'http://127.0.0.1:$port/nosecret', '{"Authorization": "Bearer {{secret.MISSING}}"}', '{}')});
+wait_for($node, "SELECT status FROM nextphone.outbox WHERE url LIKE '%nosecret'", 'dead',
+	'a missing secret fails every attempt');
+is($node->safe_psql('postgres', "SELECT attempts, last_error FROM nextphone.outbox WHERE url LIKE '%nosecret'"),
+	'3|secret "MISSING" does not exist', 'and says which secret');
+ok(!(grep { $_->{path} eq '/nosecret' } @{ receiver_requests($port) }), 'nothing was sent');
+
 $node->stop;
 done_testing();

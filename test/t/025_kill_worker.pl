@@ -8,6 +8,7 @@ use FindBin;
 use lib $FindBin::Bin;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 use WorkerHelper;
 
 my $port = start_receiver();
@@ -24,6 +25,15 @@ ok($node->poll_query_until('postgres',
 my $sending = $node->safe_psql('postgres', "SELECT count(*) FROM nextphone.outbox WHERE status = 'sending'");
 note("killing the worker with $sending rows leased");
 kill 'KILL', $pid;
+
+# The postmaster reinitialises every process; wait until it accepts
+# connections again.
+sleep 1;
+for (1 .. 300)
+{
+	last if system('pg_isready', '-q', '-h', $node->host, '-p', $node->port) == 0;
+	usleep(100_000);
+}
 
 ok($node->poll_query_until('postgres',
 		"SELECT count(*) = 1 FROM nextphone.worker_status() WHERE pid <> $pid"),
