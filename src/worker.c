@@ -613,6 +613,13 @@ NextphoneWorkerMain(Datum main_arg)
 	 */
 	SetConfigOption("session_replication_role", "replica", PGC_SUSET, PGC_S_OVERRIDE);
 
+	/*
+	 * A queue's statistics are always stale (thousands of rows come and go
+	 * between two ANALYZEs), and a bitmap scan would read every due row to
+	 * claim a few: walk the indexes in order and stop at the limit.
+	 */
+	SetConfigOption("enable_bitmapscan", "off", PGC_SUSET, PGC_S_OVERRIDE);
+
 	worker_wait_for_extension();
 
 	worker_policy(&policy, number);
