@@ -69,6 +69,9 @@ static char *retry_schedule_literal = NULL;
 /* This worker's slot in shared memory */
 static WorkerSlot *my_slot = NULL;
 
+/* The HTTP client, freed at exit */
+static HttpClient *worker_client = NULL;
+
 /*
  * parse_retry_schedule
  *		Parse "0s,5s,5min,30min,2h" (units ms, s, min, h, d) into an
@@ -318,6 +321,20 @@ worker_detach(int code, Datum arg)
 	my_slot->in_flight = 0;
 	strlcpy(my_slot->state, "stopped", sizeof(my_slot->state));
 	SpinLockRelease(&my_slot->mutex);
+}
+
+/*
+ * worker_free_client
+ *		On exit, free everything libcurl allocated.
+ */
+static void
+worker_free_client(int code, Datum arg)
+{
+	if (worker_client != NULL)
+	{
+		HttpClientDestroy(worker_client);
+		worker_client = NULL;
+	}
 }
 
 /*
@@ -638,6 +655,8 @@ NextphoneWorkerMain(Datum main_arg)
 	client_size = nextphone_max_concurrency;
 	client_response_size = nextphone_max_response_size;
 	client = HttpClientCreate(client_size, client_response_size);
+	worker_client = client;
+	before_shmem_exit(worker_free_client, (Datum) 0);
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "nextphone worker loop",
 									 ALLOCSET_DEFAULT_SIZES);
 
@@ -708,10 +727,12 @@ NextphoneWorkerMain(Datum main_arg)
 
 		if (rebuild && HttpBusy(client) == 0)
 		{
+			worker_client = NULL;
 			HttpClientDestroy(client);
 			client_size = nextphone_max_concurrency;
 			client_response_size = nextphone_max_response_size;
 			client = HttpClientCreate(client_size, client_response_size);
+			worker_client = client;
 		}
 
 		/* start the requests of the committed claim */
