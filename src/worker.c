@@ -72,6 +72,9 @@ static WorkerSlot *my_slot = NULL;
 /* The HTTP client, freed at exit */
 static HttpClient *worker_client = NULL;
 
+/* Memory of one loop iteration (the step's SPI memory ends at its commit) */
+static MemoryContext loop_cxt = NULL;
+
 /*
  * parse_retry_schedule
  *		Parse "0s,5s,5min,30min,2h" (units ms, s, min, h, d) into an
@@ -504,6 +507,7 @@ claim_jobs(const QueuePolicy *policy, int free, List **unsent, int *nclaimed)
 	List	   *jobs = QueueClaim(policy, free);
 	List	   *sendable = NIL;
 	ListCell   *lc;
+	MemoryContext old = MemoryContextSwitchTo(loop_cxt);
 
 	*nclaimed = list_length(jobs);
 	foreach(lc, jobs)
@@ -515,6 +519,7 @@ claim_jobs(const QueuePolicy *policy, int free, List **unsent, int *nclaimed)
 		else
 			sendable = lappend(sendable, job);
 	}
+	MemoryContextSwitchTo(old);
 	return sendable;
 }
 
@@ -583,7 +588,6 @@ NextphoneWorkerMain(Datum main_arg)
 	HttpClient *client;
 	int			client_size;
 	int			client_response_size;
-	MemoryContext loop_cxt;
 	List	   *unsent = NIL;
 	bool		work_maybe = true;
 	TimestampTz next_due = 0;

@@ -51,12 +51,15 @@ nextphone.allowed_networks = '127.0.0.0/8'
 nextphone.max_concurrency = 32
 autovacuum = off
 CONF
+# VALGRIND=0: the same rounds without valgrind, to watch the worker's own
+# memory (RssAnon, i.e. without shared buffers) level off at full speed.
+vg=(valgrind --quiet --trace-children=yes --leak-check=full
+	--show-leak-kinds=definite --num-callers=30 --log-file="$dir/vg.%p.log")
+[ "${VALGRIND:-1}" = 0 ] && vg=()
 # Every server process under valgrind; PostgreSQL's own false positives
 # (uninitialised padding written to WAL and such) are left to the report of
 # those processes: only the worker's log is judged.
-runuser -u postgres -- valgrind --quiet --trace-children=yes --leak-check=full \
-	--show-leak-kinds=definite --errors-for-leak-kinds=definite --num-callers=30 \
-	--log-file="$dir/vg.%p.log" "$BIN/postgres" -D "$dir/data" >"$dir/server.log" 2>&1 &
+runuser -u postgres -- "${vg[@]}" "$BIN/postgres" -D "$dir/data" >"$dir/server.log" 2>&1 &
 psql() { runuser -u postgres -- "$BIN/psql" -h "$dir" -p "$pgport" -X -q -At postgres "$@"; }
 for _ in $(seq 1 600); do psql -c 'SELECT 1' >/dev/null 2>&1 && break; sleep 1; done
 psql -c 'CREATE EXTENSION nextphone'
@@ -76,9 +79,11 @@ for r in 1 2 3 4 5; do
 	while [ "$(psql -c "SELECT count(*) FROM nextphone.outbox WHERE status <> 'delivered'")" != 0 ]; do
 		sleep 1
 	done
-	echo "round $r: $((r * round)) delivered, worker RSS $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
+	echo "round $r: $((r * round)) delivered, worker private memory (RssAnon) $(awk '/RssAnon/ {print $2, $3}' /proc/$pid/status)"
 done
 psql -c "SELECT count(*) AS delivered, sum(attempts) AS attempts FROM nextphone.outbox"
+
+[ "${VALGRIND:-1}" = 0 ] && exit 0
 
 # SIGTERM: the worker exits, valgrind writes its report
 kill -TERM "$pid"
@@ -86,10 +91,13 @@ for _ in $(seq 1 60); do
 	grep -q "ERROR SUMMARY" "$dir/vg.$pid.log" 2>/dev/null && break
 	sleep 1
 done
-echo "== valgrind report of the worker ($dir/vg.$pid.log)"
-grep -E "definitely lost|indirectly lost|ERROR SUMMARY" "$dir/vg.$pid.log" || true
-if grep -q "ERROR SUMMARY: 0 errors" "$dir/vg.$pid.log"; then
-	echo "no errors, nothing definitely lost"
-else
-	exit 1
-fi
+log="$dir/vg.$pid.log"
+echo "== valgrind report of the worker ($log)"
+grep -E "definitely lost|indirectly lost|ERROR SUMMARY" "$log" || true
+# Judge what is ours: memory errors anywhere in the worker, and leaks whose
+# stack goes through nextphone or libcurl (PostgreSQL's postmaster start-up
+# leaves a few constant "definitely lost" blocks of its own).
+errors=$(grep -cE "Invalid (read|write)|uninitialised value|Conditional jump|Invalid free" "$log" || true)
+ours=$(awk '/definitely lost in loss record/ {rec=1; s=""} rec {s=s $0 "\n"} /^==[0-9]+== $/ {if (rec && s ~ /nextphone\.so|libcurl/) n++; rec=0} END {print n+0}' "$log")
+echo "memory errors: $errors; leak records through nextphone or libcurl: $ours"
+[ "$errors" = 0 ] && [ "$ours" = 0 ]
