@@ -7,12 +7,18 @@
  * Each delivery worker connects to nextphone.database_name and, once the
  * extension is installed there, runs a loop of named steps:
  *
- *	record finished outcomes -> reclaim expired leases -> claim due rows and
- *	start their requests -> purge by retention -> wait (latch and sockets)
+ *	record finished outcomes -> reclaim expired leases -> claim due rows
+ *	(these three in one short transaction) -> start the claimed requests ->
+ *	purge by retention -> wait (latch and sockets together)
  *
  * A claim is committed before any request is sent, and no transaction is
  * open while requests are in flight.  Requests are started as slots free
  * up, so one slow endpoint never holds back the others.
+ *
+ * The worker's session skips foreign key checks and triggers on the queue
+ * tables (session_replication_role = replica: its statements keep the
+ * references by construction) and commits asynchronously (a lost claim or
+ * outcome only means a message is sent again, with the same webhook-id).
  *
  *-------------------------------------------------------------------------
  */
