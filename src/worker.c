@@ -1,19 +1,849 @@
 /*-------------------------------------------------------------------------
  *
  * worker.c
- *	  The delivery worker's registration and main loop.
+ *	  The delivery worker: its settings, registration and main loop, and
+ *	  worker_status().
+ *
+ * Each delivery worker connects to nextphone.database_name and, once the
+ * extension is installed there, runs a loop of named steps:
+ *
+ *	record finished outcomes -> reclaim expired leases -> claim due rows
+ *	(these three in one short transaction) -> start the claimed requests ->
+ *	purge by retention -> wait (latch and sockets together)
+ *
+ * A claim is committed before any request is sent, and no transaction is
+ * open while requests are in flight.  Requests are started as slots free
+ * up, so one slow endpoint never holds back the others.
+ *
+ * The worker's session skips foreign key checks and triggers on the queue
+ * tables (session_replication_role = replica: its statements keep the
+ * references by construction) and commits asynchronously (a lost claim or
+ * outcome only means a message is sent again, with the same webhook-id).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "http.h"
 #include "nextphone.h"
+#include "queue.h"
+#include "wakeup.h"
+
+PGDLLEXPORT void NextphoneWorkerMain(Datum main_arg);
+
+PG_FUNCTION_INFO_V1(nextphone_worker_status);
+
+/* Settings */
+static char *nextphone_database_name = NULL;
+static int	nextphone_workers = 1;
+static int	nextphone_max_concurrency = 64;
+static int	nextphone_default_timeout = 15000;
+static int	nextphone_max_response_size = 16384;
+static char *nextphone_retry_schedule = NULL;
+static int	nextphone_poll_interval = 5000;
+static int	nextphone_retention = 7 * 24 * 3600;
+static int	nextphone_circuit_failures = 5;
+static int	nextphone_circuit_probe_interval = 30000;
+static int	nextphone_disable_after = 5 * 24 * 3600;
+
+/* The retry schedule as an interval[] literal, made by the check hook */
+static char *retry_schedule_literal = NULL;
+
+/* How often to look for expired leases */
+#define RECLAIM_INTERVAL_MS 10000
+
+/* Shortest wait when due rows could not be claimed (locked elsewhere) */
+#define MIN_IDLE_WAIT_MS 10
+
+/* This worker's slot in shared memory */
+static WorkerSlot *my_slot = NULL;
+
+/* The HTTP client, freed at exit */
+static HttpClient *worker_client = NULL;
+
+/* Memory of one loop iteration (the step's SPI memory ends at its commit) */
+static MemoryContext loop_cxt = NULL;
+
+/*
+ * parse_retry_schedule
+ *		Parse "0s,5s,5min,30min,2h" (units ms, s, min, h, d) into an
+ *		interval[] literal; false on a malformed entry.
+ */
+static bool
+parse_retry_schedule(const char *value, StringInfo out)
+{
+	const char *p = value;
+	int			n = 0;
+
+	appendStringInfoChar(out, '{');
+	for (;;)
+	{
+		char	   *end;
+		double		num;
+		double		ms;
+		const char *unit;
+		int			unitlen;
+
+		while (*p == ' ')
+			p++;
+		num = strtod(p, &end);
+		if (end == p || num < 0)
+			return false;
+		p = end;
+		while (*p == ' ')
+			p++;
+		unit = p;
+		while (*p >= 'a' && *p <= 'z')
+			p++;
+		unitlen = p - unit;
+		if (unitlen == 2 && strncmp(unit, "ms", 2) == 0)
+			ms = num;
+		else if ((unitlen == 1 && unit[0] == 's') ||
+				 (unitlen == 3 && strncmp(unit, "sec", 3) == 0))
+			ms = num * 1000;
+		else if (unitlen == 3 && strncmp(unit, "min", 3) == 0)
+			ms = num * 60000;
+		else if (unitlen == 1 && unit[0] == 'h')
+			ms = num * 3600000;
+		else if (unitlen == 1 && unit[0] == 'd')
+			ms = num * 86400000;
+		else
+			return false;
+		if (ms > 365.0 * 86400000)
+			return false;
+		appendStringInfo(out, "%s\"%.0f milliseconds\"", n > 0 ? "," : "", ms);
+		n++;
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		if (*p != ',')
+			return false;
+		p++;
+	}
+	appendStringInfoChar(out, '}');
+	return n > 0;
+}
+
+/*
+ * check_retry_schedule
+ *		GUC check hook of nextphone.retry_schedule.
+ */
+static bool
+check_retry_schedule(char **newval, void **extra, GucSource source)
+{
+	StringInfoData buf;
+	char	   *copy;
+
+	initStringInfo(&buf);
+	if (*newval == NULL || !parse_retry_schedule(*newval, &buf))
+	{
+		GUC_check_errdetail("The retry schedule is a comma-separated list of waits such as \"0s,5s,5min,30min,2h\" (units ms, s, min, h, d).");
+		pfree(buf.data);
+		return false;
+	}
+	/* GUC extra data must be malloc'd: the GUC machinery free()s it */
+	copy = malloc(buf.len + 1);
+	if (copy == NULL)
+	{
+		pfree(buf.data);
+		return false;
+	}
+	memcpy(copy, buf.data, buf.len + 1);
+	pfree(buf.data);
+	*extra = copy;
+	return true;
+}
+
+/*
+ * assign_retry_schedule
+ *		GUC assign hook of nextphone.retry_schedule.
+ */
+static void
+assign_retry_schedule(const char *newval, void *extra)
+{
+	retry_schedule_literal = (char *) extra;
+}
 
 /*
  * WorkerInit
- *		Define the worker settings and register the delivery workers.
+ *		Define the worker settings and, when preloaded, register the delivery
+ *		workers.
  */
 void
 WorkerInit(void)
 {
+	BackgroundWorker worker;
+
+	DefineCustomIntVariable("nextphone.max_concurrency",
+							"Most requests each delivery worker keeps in flight.",
+							NULL,
+							&nextphone_max_concurrency,
+							64, 1, 4096,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("nextphone.default_timeout",
+							"Timeout of a delivery whose webhook sets none.",
+							NULL,
+							&nextphone_default_timeout,
+							15000, 1, 600000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("nextphone.max_response_size",
+							"Most bytes of a response body kept in nextphone.attempts.",
+							NULL,
+							&nextphone_max_response_size,
+							16384, 0, 1048576,
+							PGC_SIGHUP,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("nextphone.retry_schedule",
+							   "Waits before each attempt of a webhook that sets no schedule of its own.",
+							   "Entry k is the wait before attempt k + 1; each wait varies by 20% either way.",
+							   &nextphone_retry_schedule,
+							   "0s,5s,5min,30min,2h,5h,10h,10h",
+							   PGC_SIGHUP,
+							   0,
+							   check_retry_schedule, assign_retry_schedule, NULL);
+	DefineCustomIntVariable("nextphone.poll_interval",
+							"Longest sleep of an idle delivery worker.",
+							"An enqueue wakes the worker at commit; this is a fallback.",
+							&nextphone_poll_interval,
+							5000, 10, 3600000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("nextphone.retention",
+							"How long delivered messages and their attempts are kept.",
+							NULL,
+							&nextphone_retention,
+							7 * 24 * 3600, 1, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("nextphone.circuit_failures",
+							"Consecutive failed attempts that open a webhook's circuit.",
+							NULL,
+							&nextphone_circuit_failures,
+							5, 1, 1000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("nextphone.circuit_probe_interval",
+							"Wait before the first probe of an open circuit; it doubles after each failed probe, up to an hour.",
+							NULL,
+							&nextphone_circuit_probe_interval,
+							30000, 1, 3600000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("nextphone.disable_after",
+							"How long a webhook may fail every attempt before it is disabled.",
+							NULL,
+							&nextphone_disable_after,
+							5 * 24 * 3600, 1, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	WakeupInit();
+
+	/* the rest exists only in a server that preloads the library */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	DefineCustomStringVariable("nextphone.database_name",
+							   "Database the delivery workers connect to.",
+							   NULL,
+							   &nextphone_database_name,
+							   "postgres",
+							   PGC_POSTMASTER,
+							   0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("nextphone.workers",
+							"Number of delivery workers sharing the queue.",
+							NULL,
+							&nextphone_workers,
+							1, 1, NEXTPHONE_MAX_WORKERS,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+	if (IsBinaryUpgrade)
+		return;
+
+	for (int i = 0; i < nextphone_workers; i++)
+	{
+		memset(&worker, 0, sizeof(worker));
+		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+		worker.bgw_restart_time = 1;
+		snprintf(worker.bgw_library_name, BGW_MAXLEN, "nextphone");
+		snprintf(worker.bgw_function_name, BGW_MAXLEN, "NextphoneWorkerMain");
+		snprintf(worker.bgw_name, BGW_MAXLEN, "nextphone delivery worker %d", i + 1);
+		snprintf(worker.bgw_type, BGW_MAXLEN, "nextphone delivery worker");
+		worker.bgw_main_arg = Int32GetDatum(i);
+		RegisterBackgroundWorker(&worker);
+	}
+}
+
+/*
+ * worker_set_state
+ *		Publish the worker's state for worker_status().
+ */
+static void
+worker_set_state(const char *state)
+{
+	SpinLockAcquire(&my_slot->mutex);
+	strlcpy(my_slot->state, state, sizeof(my_slot->state));
+	SpinLockRelease(&my_slot->mutex);
+}
+
+/*
+ * worker_detach
+ *		On exit, free the worker's slot in shared memory.
+ */
+static void
+worker_detach(int code, Datum arg)
+{
+	SpinLockAcquire(&my_slot->mutex);
+	my_slot->pid = 0;
+	my_slot->latch = NULL;
+	my_slot->in_flight = 0;
+	strlcpy(my_slot->state, "stopped", sizeof(my_slot->state));
+	SpinLockRelease(&my_slot->mutex);
+}
+
+/*
+ * worker_free_client
+ *		On exit, free everything libcurl allocated.
+ */
+static void
+worker_free_client(int code, Datum arg)
+{
+	if (worker_client != NULL)
+	{
+		HttpClientDestroy(worker_client);
+		worker_client = NULL;
+	}
+}
+
+/*
+ * worker_policy
+ *		The settings the queue statements use, as they stand now.
+ */
+static void
+worker_policy(QueuePolicy *policy, int number)
+{
+	policy->worker_number = number;
+	policy->default_timeout_ms = nextphone_default_timeout;
+	policy->retry_schedule = retry_schedule_literal;
+	policy->circuit_failures = nextphone_circuit_failures;
+	policy->circuit_probe_ms = nextphone_circuit_probe_interval;
+	policy->disable_after_s = nextphone_disable_after;
+	policy->retention_s = nextphone_retention;
+}
+
+/*
+ * worker_wait_for_extension
+ *		Wait calmly until the extension is installed in the database.
+ */
+static void
+worker_wait_for_extension(void)
+{
+	bool		logged = false;
+
+	while (!QueueExtensionReady())
+	{
+		if (!logged)
+		{
+			ereport(LOG,
+					(errmsg("nextphone delivery worker waiting for the extension in database \"%s\"",
+							nextphone_database_name),
+					 errhint("Run CREATE EXTENSION nextphone in that database.")));
+			logged = true;
+		}
+		worker_set_state("waiting for extension");
+		pgstat_report_activity(STATE_IDLE, NULL);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Max(nextphone_poll_interval, 1000), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+	}
+}
+
+/*
+ * outcome_of
+ *		Classify a finished request.
+ */
+static QueueOutcomeKind
+outcome_of(HttpRequest *req)
+{
+	switch (req->outcome)
+	{
+		case HTTP_RESPONSE:
+			if (req->status_code >= 200 && req->status_code < 300)
+				return OUTCOME_DELIVERED;
+			if (req->status_code == 410)
+				return OUTCOME_GONE;
+			return OUTCOME_RETRY;
+		case HTTP_REFUSED:
+			return OUTCOME_FATAL;
+		case HTTP_TRANSPORT_ERROR:
+			break;
+	}
+	return OUTCOME_RETRY;
+}
+
+/*
+ * record_finished
+ *		Record the outcomes of every finished request (and of rows that could
+ *		not be sent) in one batch, and give their slots back.  Returns the
+ *		number recorded.
+ */
+static int
+record_finished(HttpClient *client, const QueuePolicy *policy, List **unsent)
+{
+	int			max = HttpBusy(client) + list_length(*unsent);
+	QueueOutcome *outcomes;
+	HttpRequest **done;
+	int			n = 0;
+	int			ndone = 0;
+	int64		delivered = 0;
+	int64		failed = 0;
+	const char *last_error = NULL;
+	HttpRequest *req;
+	ListCell   *lc;
+
+	if (max == 0)
+		return 0;
+	outcomes = palloc0(sizeof(QueueOutcome) * max);
+	done = palloc(sizeof(HttpRequest *) * max);
+
+	while ((req = HttpNextFinished(client)) != NULL)
+	{
+		QueueOutcome *o = &outcomes[n++];
+
+		done[ndone++] = req;
+		o->id = req->outbox_id;
+		o->kind = outcome_of(req);
+		o->status_code = req->status_code;
+		o->error = req->error;
+		if (o->error == NULL && o->kind != OUTCOME_DELIVERED)
+			o->error = psprintf("HTTP status %d", req->status_code);
+		o->retry_after = req->retry_after;
+		o->started_at = req->started_at;
+		o->duration_ms = req->duration_ms;
+		o->response_headers = req->response_headers.len > 0 ? req->response_headers.data : NULL;
+		o->response_body = req->response_body.len > 0 ? req->response_body.data : NULL;
+	}
+	foreach(lc, *unsent)
+	{
+		QueueJob   *job = (QueueJob *) lfirst(lc);
+		QueueOutcome *o = &outcomes[n++];
+
+		o->id = job->id;
+		o->kind = OUTCOME_RETRY;
+		o->error = job->error;
+		o->retry_after = -1;
+		o->started_at = GetCurrentTimestamp();
+	}
+
+	if (n == 0)
+		return 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (outcomes[i].kind == OUTCOME_DELIVERED)
+			delivered++;
+		else
+		{
+			failed++;
+			last_error = outcomes[i].error;
+		}
+	}
+
+	QueueRecord(policy, outcomes, n);
+
+	SpinLockAcquire(&my_slot->mutex);
+	my_slot->sent += ndone;
+	my_slot->delivered += delivered;
+	my_slot->failed += failed;
+	if (last_error)
+		strlcpy(my_slot->last_error, last_error, sizeof(my_slot->last_error));
+	SpinLockRelease(&my_slot->mutex);
+
+	for (int i = 0; i < ndone; i++)
+		HttpRelease(client, done[i]);
+	*unsent = NIL;
+	return n;
+}
+
+/*
+ * claim_jobs
+ *		Claim up to "free" due rows; rows that cannot be sent (a missing
+ *		secret) go to *unsent, to be recorded as failed attempts.
+ */
+static List *
+claim_jobs(const QueuePolicy *policy, int free, List **unsent, int *nclaimed)
+{
+	List	   *jobs = QueueClaim(policy, free);
+	List	   *sendable = NIL;
+	ListCell   *lc;
+	MemoryContext old = MemoryContextSwitchTo(loop_cxt);
+
+	*nclaimed = list_length(jobs);
+	foreach(lc, jobs)
+	{
+		QueueJob   *job = (QueueJob *) lfirst(lc);
+
+		if (job->error != NULL)
+			*unsent = lappend(*unsent, job);
+		else
+			sendable = lappend(sendable, job);
+	}
+	MemoryContextSwitchTo(old);
+	return sendable;
+}
+
+/*
+ * start_requests
+ *		Start the requests of claimed (and committed) rows.
+ */
+static void
+start_requests(HttpClient *client, List *jobs)
+{
+	ListCell   *lc;
+
+	foreach(lc, jobs)
+	{
+		QueueJob   *job = (QueueJob *) lfirst(lc);
+		HttpRequest *req;
+		MemoryContext old;
+		ListCell   *hc;
+
+		req = HttpAcquire(client);
+		Assert(req != NULL);
+		old = MemoryContextSwitchTo(req->cxt);
+		req->outbox_id = job->id;
+		req->webhook_id = job->webhook_id;
+		req->attempt = job->attempt;
+		req->msg_id = pstrdup(job->msg_id);
+		req->method = pstrdup(job->method);
+		req->url = pstrdup(job->url);
+		req->body = job->body ? pstrdup(job->body) : NULL;
+		req->headers = NIL;
+		foreach(hc, job->headers)
+			req->headers = lappend(req->headers, pstrdup((char *) lfirst(hc)));
+		req->timeout_ms = job->timeout_ms > 0 ? job->timeout_ms : nextphone_default_timeout;
+		req->signing_secrets = NIL;
+		foreach(hc, job->signing_secrets)
+			req->signing_secrets = lappend(req->signing_secrets, pstrdup((char *) lfirst(hc)));
+		MemoryContextSwitchTo(old);
+		HttpStart(client, req);
+	}
+}
+
+/*
+ * ms_until
+ *		Milliseconds from now until t (0 if past).
+ */
+static long
+ms_until(TimestampTz t)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (t <= now)
+		return 0;
+	return (long) ((t - now + 999) / 1000);
+}
+
+/*
+ * NextphoneWorkerMain
+ *		Entry point of a delivery worker.
+ */
+void
+NextphoneWorkerMain(Datum main_arg)
+{
+	int			number = DatumGetInt32(main_arg);
+	WorkerShared *shared = WorkerSharedState();
+	QueuePolicy policy;
+	HttpClient *client;
+	int			client_size;
+	int			client_response_size;
+	List	   *unsent = NIL;
+	bool		work_maybe = true;
+	TimestampTz next_due = 0;
+	TimestampTz next_reclaim;
+	TimestampTz next_purge;
+	TimestampTz next_poll = 0;	/* claim then even without a wake-up */
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	if (shared == NULL)
+		elog(ERROR, "nextphone shared memory is not initialized");
+	my_slot = &shared->slots[number];
+	SpinLockAcquire(&my_slot->mutex);
+	my_slot->pid = MyProcPid;
+	my_slot->latch = MyLatch;
+	my_slot->in_flight = 0;
+	my_slot->sent = my_slot->delivered = my_slot->failed = 0;
+	my_slot->last_error[0] = '\0';
+	my_slot->started_at = GetCurrentTimestamp();
+	my_slot->last_cycle_at = 0;
+	my_slot->last_cycle_ms = 0;
+	strlcpy(my_slot->state, "starting", sizeof(my_slot->state));
+	SpinLockRelease(&my_slot->mutex);
+	before_shmem_exit(worker_detach, (Datum) 0);
+	WakeupIgnoreOwnCommits();
+
+	BackgroundWorkerInitializeConnection(nextphone_database_name, NULL, 0);
+
+	/*
+	 * A claim or an outcome lost to a crash only means the message is sent
+	 * again, with the same webhook-id: no need to wait for WAL flushes.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+
+	/*
+	 * The worker's statements keep the references between outbox and
+	 * attempts by construction (an attempt is recorded for a row the same
+	 * statement updates; a purge deletes attempts first), so the per-row
+	 * foreign key checks, a quarter of the cost of a delivery, are skipped,
+	 * as logical replication does.  Triggers on the queue tables do not fire
+	 * for the worker's own updates.
+	 */
+	SetConfigOption("session_replication_role", "replica", PGC_SUSET, PGC_S_OVERRIDE);
+
+	/*
+	 * A queue's statistics are always stale (thousands of rows come and go
+	 * between two ANALYZEs), and a bitmap scan would read every due row to
+	 * claim a few: walk the indexes in order and stop at the limit.
+	 */
+	SetConfigOption("enable_bitmapscan", "off", PGC_SUSET, PGC_S_OVERRIDE);
+
+	worker_wait_for_extension();
+
+	worker_policy(&policy, number);
+	worker_set_state("reclaiming");
+	{
+		uint64		n = QueueReclaim(&policy, true);
+
+		if (n > 0)
+			ereport(LOG,
+					(errmsg("nextphone delivery worker %d put back %llu interrupted deliveries",
+							number + 1, (unsigned long long) n)));
+	}
+	next_reclaim = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), RECLAIM_INTERVAL_MS);
+	next_purge = GetCurrentTimestamp();
+
+	client_size = nextphone_max_concurrency;
+	client_response_size = nextphone_max_response_size;
+	client = HttpClientCreate(client_size, client_response_size);
+	worker_client = client;
+	before_shmem_exit(worker_free_client, (Datum) 0);
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "nextphone worker loop",
+									 ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		TimestampTz cycle_start = GetCurrentTimestamp();
+		long		timeout;
+		int			free;
+		int			threshold;
+		bool		rebuild;
+		List	   *claimed;
+
+		MemoryContextSwitchTo(loop_cxt);
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			worker_policy(&policy, number);
+			work_maybe = true;
+		}
+		rebuild = (client_size != nextphone_max_concurrency ||
+				   client_response_size != nextphone_max_response_size);
+
+		/*
+		 * 1. record finished outcomes, 2. reclaim expired leases, 3. claim
+		 * due rows: one short transaction, committed before any request of
+		 * the claimed rows is started.
+		 */
+		QueueBeginStep("nextphone: record outcomes and claim");
+
+		if (record_finished(client, &policy, &unsent) > 0)
+			work_maybe = true;
+
+		if (cycle_start >= next_reclaim)
+		{
+			if (QueueReclaim(&policy, false) > 0)
+				work_maybe = true;
+			next_reclaim = TimestampTzPlusMilliseconds(cycle_start, RECLAIM_INTERVAL_MS);
+		}
+
+		/* a new max_concurrency takes effect once the slots are drained */
+		free = rebuild ? 0 : client_size - HttpBusy(client);
+		threshold = HttpInFlight(client) == 0 ? 1 : Max(1, client_size / 4);
+		claimed = NIL;
+		if (free >= threshold &&
+			(work_maybe || cycle_start >= next_poll ||
+			 (next_due != 0 && cycle_start >= next_due)))
+		{
+			int			nclaimed;
+
+			next_poll = TimestampTzPlusMilliseconds(cycle_start, nextphone_poll_interval);
+
+			claimed = claim_jobs(&policy, free, &unsent, &nclaimed);
+			/* rows that cannot be sent: a failed attempt, at once */
+			if (unsent != NIL)
+				record_finished(client, &policy, &unsent);
+			if (nclaimed == free)
+				work_maybe = true;	/* there may be more */
+			else
+			{
+				work_maybe = false;
+				next_due = QueueNextDue(&policy);
+			}
+		}
+
+		QueueEndStep();
+
+		if (rebuild && HttpBusy(client) == 0)
+		{
+			worker_client = NULL;
+			HttpClientDestroy(client);
+			client_size = nextphone_max_concurrency;
+			client_response_size = nextphone_max_response_size;
+			client = HttpClientCreate(client_size, client_response_size);
+			worker_client = client;
+		}
+
+		/* start the requests of the committed claim */
+		start_requests(client, claimed);
+
+		/* 4. purge by retention */
+		if (cycle_start >= next_purge)
+		{
+			worker_set_state("purging");
+			QueuePurge(&policy);
+			next_purge = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													 Min(60000, (int64) nextphone_retention * 1000));
+		}
+
+		/* 5. wait for the latch, the sockets or the next due time */
+		if (work_maybe && client_size - HttpBusy(client) >= threshold)
+			timeout = 0;
+		else
+		{
+			timeout = Max(ms_until(next_poll), MIN_IDLE_WAIT_MS);
+			if (next_due != 0)
+				timeout = Min(timeout, Max(ms_until(next_due), MIN_IDLE_WAIT_MS));
+			timeout = Min(timeout, ms_until(next_reclaim));
+			timeout = Min(timeout, ms_until(next_purge) + 1);
+		}
+
+		SpinLockAcquire(&my_slot->mutex);
+		strlcpy(my_slot->state, HttpInFlight(client) > 0 ? "sending" : "idle",
+				sizeof(my_slot->state));
+		my_slot->in_flight = HttpInFlight(client);
+		my_slot->last_cycle_at = cycle_start;
+		my_slot->last_cycle_ms = (double) (GetCurrentTimestamp() - cycle_start) / 1000.0;
+		SpinLockRelease(&my_slot->mutex);
+
+		if (HttpWait(client, timeout))
+			work_maybe = true;
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+
+		Assert(unsent == NIL);
+		MemoryContextReset(loop_cxt);
+	}
+}
+
+/*
+ * nextphone_worker_status
+ *		One row per running delivery worker: pid, state, requests in flight,
+ *		sent, delivered and failed since start, last error, last cycle.
+ */
+Datum
+nextphone_worker_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	WorkerShared *shared = WorkerSharedState();
+	TupleDesc	tupdesc;
+	Tuplestorestate *tupstore;
+	MemoryContext oldcxt;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	tupdesc = CreateTupleDescCopy(tupdesc);
+	tupstore = tuplestore_begin_heap(true, false, work_mem);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = tupstore;
+	rsinfo->setDesc = tupdesc;
+	MemoryContextSwitchTo(oldcxt);
+
+	for (int i = 0; shared != NULL && i < NEXTPHONE_MAX_WORKERS; i++)
+	{
+		WorkerSlot	copy;
+		Datum		values[11];
+		bool		nulls[11] = {0};
+
+		SpinLockAcquire(&shared->slots[i].mutex);
+		memcpy(&copy, &shared->slots[i], sizeof(WorkerSlot));
+		SpinLockRelease(&shared->slots[i].mutex);
+		if (copy.pid == 0)
+			continue;
+
+		values[0] = Int32GetDatum(i + 1);
+		values[1] = Int32GetDatum(copy.pid);
+		values[2] = CStringGetTextDatum(copy.state);
+		values[3] = Int32GetDatum(copy.in_flight);
+		values[4] = Int64GetDatum(copy.sent);
+		values[5] = Int64GetDatum(copy.delivered);
+		values[6] = Int64GetDatum(copy.failed);
+		values[7] = CStringGetTextDatum(copy.last_error);
+		nulls[7] = (copy.last_error[0] == '\0');
+		values[8] = TimestampTzGetDatum(copy.started_at);
+		values[9] = TimestampTzGetDatum(copy.last_cycle_at);
+		nulls[9] = (copy.last_cycle_at == 0);
+		values[10] = Float8GetDatum(copy.last_cycle_ms);
+		tuplestore_putvalues(tupstore, tupdesc, values, nulls);
+	}
+
+	return (Datum) 0;
 }

@@ -1,0 +1,135 @@
+-- nextphone 0.1: the delivery worker's part.
+--
+-- The columns the worker keeps, the wake-up trigger, the replay and cancel
+-- functions, worker_status() and the webhook health view.
+
+-- Which worker holds a row's lease (its number, from 0): at start-up a
+-- worker takes back what it had leased before a crash.
+ALTER TABLE nextphone.outbox ADD COLUMN leased_by integer;
+COMMENT ON COLUMN nextphone.outbox.leased_by IS
+  'The delivery worker (number from 0) holding the lease of a row being sent';
+
+-- The rate limiter's clock (GCRA's theoretical arrival time).
+ALTER TABLE nextphone.webhooks ADD COLUMN rate_limit_tat timestamptz;
+COMMENT ON COLUMN nextphone.webhooks.rate_limit_tat IS
+  'Rate limit bookkeeping of the delivery worker: sends before this time have used up the allowance';
+
+-- The commit of an enqueue wakes the delivery workers.
+CREATE FUNCTION nextphone.outbox_wakeup() RETURNS trigger
+  LANGUAGE c AS 'MODULE_PATHNAME', 'nextphone_outbox_wakeup';
+COMMENT ON FUNCTION nextphone.outbox_wakeup() IS
+  'Trigger: sets the delivery workers'' latch when the inserting transaction commits';
+CREATE TRIGGER outbox_wakeup AFTER INSERT OR UPDATE OF status, next_attempt_at ON nextphone.outbox
+  FOR EACH STATEMENT EXECUTE FUNCTION nextphone.outbox_wakeup();
+
+CREATE FUNCTION nextphone.worker_status(
+    OUT worker integer, OUT pid integer, OUT state text, OUT in_flight integer,
+    OUT sent bigint, OUT delivered bigint, OUT failed bigint, OUT last_error text,
+    OUT started_at timestamptz, OUT last_cycle_at timestamptz, OUT last_cycle_ms double precision)
+  RETURNS SETOF record
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'nextphone_worker_status';
+COMMENT ON FUNCTION nextphone.worker_status() IS
+  'One row per running delivery worker: pid, state, requests in flight, requests sent, delivered and failed since it started, its last error, its last loop';
+REVOKE ALL ON FUNCTION nextphone.worker_status() FROM PUBLIC;
+
+CREATE FUNCTION nextphone.retry(id bigint) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+    st text;
+BEGIN
+    SELECT o.status INTO st FROM nextphone.outbox o WHERE o.id = retry.id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'message % does not exist', id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF st IN ('delivered', 'sending') THEN
+        RAISE EXCEPTION 'cannot retry message % because it is %', id, st
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = CASE st WHEN 'sending' THEN 'The message is being sent now.'
+                         ELSE 'A delivered message is not sent again.' END;
+    END IF;
+    UPDATE nextphone.outbox o
+       SET status = 'pending', attempts = 0, next_attempt_at = now(),
+           lease_until = NULL, leased_by = NULL
+     WHERE o.id = retry.id;
+END
+$$;
+COMMENT ON FUNCTION nextphone.retry(bigint) IS
+  'Sends a pending, dead or cancelled message now, with a fresh round of attempts (earlier attempts stay in nextphone.attempts)';
+
+CREATE FUNCTION nextphone.retry_dead(tool_name text, since timestamptz DEFAULT NULL) RETURNS bigint
+  LANGUAGE plpgsql AS $$
+DECLARE
+    wid bigint;
+    is_enabled boolean;
+    n bigint;
+BEGIN
+    SELECT w.id, w.enabled INTO wid, is_enabled FROM nextphone.webhooks w WHERE w.tool_name = retry_dead.tool_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'webhook "%" does not exist', tool_name USING ERRCODE = 'undefined_object';
+    END IF;
+    UPDATE nextphone.outbox o
+       SET status = 'pending', attempts = 0, next_attempt_at = now(),
+           lease_until = NULL, leased_by = NULL
+     WHERE o.webhook_id = wid AND o.status = 'dead'
+       AND o.method IS NOT NULL AND o.url IS NOT NULL
+       AND (since IS NULL OR o.created_at >= since);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n > 0 AND NOT is_enabled THEN
+        RAISE NOTICE 'webhook "%" is disabled: its messages wait until it is enabled again', tool_name;
+    END IF;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION nextphone.retry_dead(text, timestamptz) IS
+  'Replays the dead messages of a webhook (those created since a time, or all): returns how many were queued again';
+
+CREATE FUNCTION nextphone.cancel(id bigint) RETURNS void
+  LANGUAGE plpgsql AS $$
+DECLARE
+    st text;
+BEGIN
+    SELECT o.status INTO st FROM nextphone.outbox o WHERE o.id = cancel.id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'message % does not exist', id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF st NOT IN ('pending', 'dead') THEN
+        RAISE EXCEPTION 'cannot cancel message % because it is %', id, st
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = CASE st WHEN 'sending' THEN 'The message is being sent now; cancel it if the attempt fails.'
+                         ELSE 'Only a pending or dead message can be cancelled.' END;
+    END IF;
+    UPDATE nextphone.outbox o SET status = 'cancelled', lease_until = NULL WHERE o.id = cancel.id;
+END
+$$;
+COMMENT ON FUNCTION nextphone.cancel(bigint) IS
+  'Stops a pending (or dead) message: it is never sent again unless retried';
+
+REVOKE ALL ON FUNCTION nextphone.retry(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION nextphone.retry_dead(text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION nextphone.cancel(bigint) FROM PUBLIC;
+
+CREATE VIEW nextphone.webhook_health AS
+SELECT w.id AS webhook_id, w.tool_name, w.enabled, w.disabled_reason,
+       w.circuit_state, w.consecutive_failures, w.circuit_opened_at, w.next_probe_at,
+       w.failing_since, w.last_success_at, w.last_failure_at,
+       q.queued, q.sending, q.delivered, q.dead,
+       a.attempts_24h, a.success_rate_24h, a.latency_p50_ms, a.latency_p95_ms,
+       (SELECT o.last_error FROM nextphone.outbox o
+         WHERE o.webhook_id = w.id AND o.last_error IS NOT NULL
+         ORDER BY o.id DESC LIMIT 1) AS last_error
+  FROM nextphone.webhooks w
+  LEFT JOIN LATERAL (
+       SELECT count(*) FILTER (WHERE o.status = 'pending') AS queued,
+              count(*) FILTER (WHERE o.status = 'sending') AS sending,
+              count(*) FILTER (WHERE o.status = 'delivered') AS delivered,
+              count(*) FILTER (WHERE o.status = 'dead') AS dead
+         FROM nextphone.outbox o WHERE o.webhook_id = w.id) q ON true
+  LEFT JOIN LATERAL (
+       SELECT count(*) AS attempts_24h,
+              avg((t.status_code BETWEEN 200 AND 299)::int) AS success_rate_24h,
+              percentile_cont(0.5) WITHIN GROUP (ORDER BY t.duration_ms) AS latency_p50_ms,
+              percentile_cont(0.95) WITHIN GROUP (ORDER BY t.duration_ms) AS latency_p95_ms
+         FROM nextphone.attempts t JOIN nextphone.outbox o ON o.id = t.outbox_id
+        WHERE o.webhook_id = w.id AND t.started_at > now() - interval '24 hours') a ON true;
+COMMENT ON VIEW nextphone.webhook_health IS
+  'Per webhook: enabled or why not, circuit state, queued/sending/delivered/dead counts, success rate and latency percentiles of the last 24 hours, last error';

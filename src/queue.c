@@ -1,0 +1,805 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue.c
+ *	  The delivery queue's SQL, as the worker runs it: reclaim expired
+ *	  leases, claim due rows, record outcomes in batches, purge.
+ *
+ * Each step is one short transaction, in the shape of worker_spi: the
+ * worker never holds a transaction open while requests are in flight.  The
+ * statements are prepared once per worker and work on many rows at a time:
+ * a claim takes up to the free slots in one UPDATE ... FOR UPDATE SKIP
+ * LOCKED, and the outcomes of every finished request are recorded by one
+ * statement (attempts rows, outbox state, webhook health) fed by arrays.
+ *
+ * Webhooks with a policy of their own (ordered, rate-limited, or with an
+ * open circuit) are claimed one webhook at a time, under a lock on the
+ * webhook row, so several workers keep their rules.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "pgstat.h"
+#include "utils/array.h"
+#include "utils/fmgroids.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "queue.h"
+
+/* The columns every claim returns, in this order */
+#define CLAIM_RETURNING \
+	" RETURNING o.id, coalesce(o.webhook_id, 0), o.attempts + 1, o.msg_id," \
+	"  o.method, o.url, o.body," \
+	"  ARRAY(SELECT h.key || ': ' || coalesce(h.value, '')" \
+	"          FROM pg_catalog.json_each_text(o.headers::json) h)," \
+	"  coalesce(w.timeout_ms, 0)," \
+	"  CASE WHEN w.id IS NOT NULL THEN nextphone.signing_secrets(w) END"
+
+/* The lease: the request's timeout and a minute to record its outcome */
+#define CLAIM_SET \
+	" SET status = 'sending', leased_by = $2," \
+	"     lease_until = now() + make_interval(secs => coalesce(w.timeout_ms, $3) / 1000.0 + 60)"
+
+/* Webhooks the plain claim serves: no policy of their own */
+#define PLAIN_WEBHOOK(w) \
+	"(" w ".enabled AND " w ".circuit_state = 'closed' AND NOT " w ".ordered" \
+	" AND " w ".rate_limit_per_second IS NULL)"
+
+static const char *claim_sql =
+"WITH due AS ("
+"  SELECT o.id, o.webhook_id FROM nextphone.outbox o"
+"   WHERE o.status = 'pending' AND o.next_attempt_at <= now()"
+"     AND (o.webhook_id IS NULL OR EXISTS ("
+"          SELECT 1 FROM nextphone.webhooks w WHERE w.id = o.webhook_id AND " PLAIN_WEBHOOK("w") "))"
+"   ORDER BY o.next_attempt_at"
+"   LIMIT $1"
+"     FOR UPDATE OF o SKIP LOCKED)"
+" UPDATE nextphone.outbox o" CLAIM_SET
+"  FROM due LEFT JOIN nextphone.webhooks w ON w.id = due.webhook_id"
+" WHERE o.id = due.id" CLAIM_RETURNING;
+
+/*
+ * The webhooks with a policy of their own and due rows, locked; with how
+ * many rows their rate limit allows now, whether a circuit probe is due, and
+ * (ordered) the head of their queue when it is due and nothing is in flight.
+ */
+static const char *special_sql =
+"SELECT w.id,"
+"       CASE WHEN w.rate_limit_per_second IS NULL THEN -1"
+"            ELSE floor(extract(epoch FROM now() - greatest(coalesce(w.rate_limit_tat, '-infinity'),"
+"                   now() - make_interval(secs => greatest(1.0 / w.rate_limit_per_second, 0.05))))"
+"                 * w.rate_limit_per_second)::int END,"
+"       w.circuit_state <> 'closed',"
+"       coalesce(w.next_probe_at <= now(), true),"
+"       w.ordered,"
+"       (SELECT CASE WHEN h.status = 'pending' AND h.next_attempt_at <= now() THEN h.id END"
+"          FROM nextphone.outbox h"
+"         WHERE h.webhook_id = w.id AND h.status IN ('pending', 'sending')"
+"         ORDER BY h.id LIMIT 1)"
+"  FROM nextphone.webhooks w"
+" WHERE w.enabled AND (w.ordered OR w.rate_limit_per_second IS NOT NULL OR w.circuit_state <> 'closed')"
+"   AND EXISTS (SELECT 1 FROM nextphone.outbox p"
+"                WHERE p.webhook_id = w.id AND p.status = 'pending' AND p.next_attempt_at <= now())"
+" ORDER BY w.id"
+"   FOR NO KEY UPDATE OF w SKIP LOCKED";
+
+static const char *claim_webhook_sql =
+"WITH due AS ("
+"  SELECT o.id, o.webhook_id FROM nextphone.outbox o"
+"   WHERE o.webhook_id = $4 AND o.status = 'pending' AND o.next_attempt_at <= now()"
+"     AND ($5::bigint IS NULL OR o.id = $5)"
+"   ORDER BY o.id"
+"   LIMIT $1"
+"     FOR UPDATE OF o SKIP LOCKED)"
+" UPDATE nextphone.outbox o" CLAIM_SET
+"  FROM due JOIN nextphone.webhooks w ON w.id = due.webhook_id"
+" WHERE o.id = due.id" CLAIM_RETURNING;
+
+/* After a special claim of $2 rows: spend the rate allowance, note a probe */
+static const char *claimed_webhook_sql =
+"UPDATE nextphone.webhooks w"
+"   SET rate_limit_tat = CASE WHEN w.rate_limit_per_second IS NULL THEN NULL"
+"         ELSE greatest(coalesce(w.rate_limit_tat, '-infinity'),"
+"                       now() - make_interval(secs => greatest(1.0 / w.rate_limit_per_second, 0.05)))"
+"              + make_interval(secs => $2 / w.rate_limit_per_second) END,"
+"       circuit_state = CASE WHEN w.circuit_state = 'closed' THEN 'closed' ELSE 'half_open' END,"
+"       next_probe_at = CASE WHEN w.circuit_state = 'closed' THEN w.next_probe_at"
+"                            ELSE now() + make_interval(secs => $3 / 1000.0) END"
+" WHERE w.id = $1";
+
+static const char *next_due_sql =
+"SELECT least("
+"  (SELECT min(o.next_attempt_at) FROM nextphone.outbox o"
+"    WHERE o.status = 'pending'"
+"      AND (o.webhook_id IS NULL OR EXISTS ("
+"           SELECT 1 FROM nextphone.webhooks w WHERE w.id = o.webhook_id AND " PLAIN_WEBHOOK("w") "))),"
+"  (SELECT min(CASE WHEN q.head IS NOT NULL THEN greatest(q.head, q.probe, q.tat) END)"
+"     FROM nextphone.webhooks w,"
+"     LATERAL (SELECT CASE WHEN w.ordered THEN"
+"                       (SELECT CASE WHEN h.status = 'pending' THEN h.next_attempt_at END"
+"                          FROM nextphone.outbox h"
+"                         WHERE h.webhook_id = w.id AND h.status IN ('pending', 'sending')"
+"                         ORDER BY h.id LIMIT 1)"
+"                     ELSE (SELECT min(p.next_attempt_at) FROM nextphone.outbox p"
+"                            WHERE p.webhook_id = w.id AND p.status = 'pending') END AS head,"
+"                     CASE WHEN w.circuit_state <> 'closed' THEN w.next_probe_at END AS probe,"
+"                     CASE WHEN w.rate_limit_per_second IS NOT NULL THEN w.rate_limit_tat END AS tat) q"
+"    WHERE w.enabled AND (w.ordered OR w.rate_limit_per_second IS NOT NULL OR w.circuit_state <> 'closed')))";
+
+static const char *reclaim_sql =
+"UPDATE nextphone.outbox"
+"   SET status = 'pending', lease_until = NULL, leased_by = NULL"
+" WHERE status = 'sending' AND (lease_until < now() OR ($1 AND leased_by = $2))";
+
+/*
+ * Record outcomes.  Rows still leased by this worker only: a row cancelled
+ * meanwhile, or reclaimed by another worker, keeps its new state.  Entry k
+ * of the schedule (from 0) is the wait before attempt k + 1.
+ */
+static const char *record_sql =
+"WITH r AS ("
+"  SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::float8[],"
+"                       $6::timestamptz[], $7::float8[], $8::text[], $9::text[])"
+"         WITH ORDINALITY AS r(id, kind, code, error, retry_after, started_at, duration_ms,"
+"                              resp_headers, resp_body, seq)),"
+" x AS ("
+"  SELECT r.*, o.attempts + 1 AS attempt, o.webhook_id, s.sched,"
+"         coalesce(w.max_attempts, cardinality(s.sched)) AS max_attempts,"
+"         s.sched[least(o.attempts + 2, cardinality(s.sched))] AS step"
+"    FROM r JOIN nextphone.outbox o ON o.id = r.id"
+"         LEFT JOIN nextphone.webhooks w ON w.id = o.webhook_id,"
+"         LATERAL (SELECT coalesce(w.retry_schedule, $10) AS sched) s"
+"   WHERE o.status = 'sending' AND o.leased_by = $14),"
+" att AS ("
+"  INSERT INTO nextphone.attempts (outbox_id, attempt, started_at, duration_ms, status_code,"
+"                                  error, response_headers, response_body)"
+"  SELECT id, attempt, started_at, duration_ms, code, error, resp_headers::jsonb, resp_body FROM x),"
+" upd AS ("
+"  UPDATE nextphone.outbox o"
+"     SET attempts = x.attempt,"
+"         status = CASE WHEN x.kind = 'delivered' THEN 'delivered'"
+"                       WHEN x.kind <> 'retry' OR x.attempt >= x.max_attempts THEN 'dead'"
+"                       ELSE 'pending' END,"
+"         next_attempt_at = CASE WHEN x.kind = 'retry' AND x.attempt < x.max_attempts THEN"
+"             now() + CASE WHEN x.retry_after IS NOT NULL"
+"                          THEN least(greatest(make_interval(secs => x.retry_after), x.step), 2 * x.step)"
+"                          ELSE x.step * (0.8 + 0.4 * random()) END"
+"           ELSE o.next_attempt_at END,"
+"         lease_until = NULL, leased_by = NULL,"
+"         last_status_code = x.code, last_error = x.error,"
+"         last_response = left(x.resp_body, 1000),"
+"         delivered_at = CASE WHEN x.kind = 'delivered' THEN now() END"
+"    FROM x WHERE o.id = x.id),"
+" agg AS ("
+"  SELECT webhook_id,"
+"         bool_or(kind = 'delivered') AS had_success,"
+"         bool_or(kind = 'gone') AS gone,"
+"         count(*) FILTER (WHERE kind <> 'delivered') AS n_fail,"
+"         count(*) FILTER (WHERE kind <> 'delivered' AND seq > coalesce(last_ok, 0)) AS n_fail_after,"
+"         min(started_at) FILTER (WHERE kind <> 'delivered') AS first_fail_at"
+"    FROM (SELECT x.*, max(seq) FILTER (WHERE kind = 'delivered') OVER (PARTITION BY webhook_id) AS last_ok"
+"            FROM x WHERE webhook_id IS NOT NULL) y"
+"   GROUP BY webhook_id),"
+" h AS ("
+"  SELECT w.id,"
+"         CASE WHEN a.had_success THEN a.n_fail_after ELSE w.consecutive_failures + a.n_fail END AS failures,"
+"         CASE WHEN a.had_success AND a.n_fail_after = 0 THEN NULL"
+"              WHEN a.had_success THEN now()"
+"              ELSE coalesce(w.failing_since, a.first_fail_at) END AS failing_since,"
+"         a.had_success, a.gone, a.n_fail, w.circuit_state, w.enabled"
+"    FROM agg a JOIN nextphone.webhooks w ON w.id = a.webhook_id)"
+" UPDATE nextphone.webhooks w"
+"    SET consecutive_failures = h.failures,"
+"        failing_since = h.failing_since,"
+"        last_success_at = CASE WHEN h.had_success THEN now() ELSE w.last_success_at END,"
+"        last_failure_at = CASE WHEN h.n_fail > 0 THEN now() ELSE w.last_failure_at END,"
+"        circuit_state = CASE WHEN h.failures >= $11 THEN 'open'"
+"                             WHEN h.had_success THEN 'closed' ELSE w.circuit_state END,"
+"        circuit_opened_at = CASE WHEN h.failures >= $11 THEN coalesce(w.circuit_opened_at, now())"
+"                                 WHEN h.had_success THEN NULL ELSE w.circuit_opened_at END,"
+"        next_probe_at = CASE WHEN h.failures >= $11 THEN now() + least(interval '1 hour',"
+"                               make_interval(secs => $12 / 1000.0 * 2 ^ least(h.failures - $11, 12)))"
+"                             WHEN h.had_success THEN NULL ELSE w.next_probe_at END,"
+"        enabled = CASE WHEN h.gone THEN false"
+"                       WHEN NOT h.had_success AND h.failing_since < now() - make_interval(secs => $13) THEN false"
+"                       ELSE w.enabled END,"
+"        disabled_reason = CASE WHEN h.gone AND h.enabled THEN 'the endpoint answered 410 Gone'"
+"                       WHEN h.enabled AND NOT h.had_success"
+"                            AND h.failing_since < now() - make_interval(secs => $13)"
+"                       THEN 'every attempt failed since ' || h.failing_since"
+"                       ELSE w.disabled_reason END,"
+"        updated_at = now()"
+"   FROM h WHERE w.id = h.id";
+
+/* Lock the webhooks of a batch in id order, so batches never deadlock */
+static const char *lock_webhooks_sql =
+"SELECT w.id FROM nextphone.webhooks w"
+" WHERE w.id IN (SELECT o.webhook_id FROM nextphone.outbox o WHERE o.id = ANY ($1))"
+" ORDER BY w.id FOR NO KEY UPDATE OF w";
+
+/* The attempts first: the worker runs without foreign key triggers */
+static const char *purge_sql =
+"WITH old AS ("
+"  SELECT id FROM nextphone.outbox"
+"   WHERE status = 'delivered' AND delivered_at < now() - make_interval(secs => $1)"
+"   LIMIT 10000"
+"     FOR UPDATE SKIP LOCKED),"
+" a AS (DELETE FROM nextphone.attempts WHERE outbox_id IN (SELECT id FROM old))"
+"DELETE FROM nextphone.outbox WHERE id IN (SELECT id FROM old)";
+
+static const char *secrets_sql =
+"SELECT name, value FROM nextphone.secrets";
+
+/* Prepared plans, kept for the life of the worker */
+static SPIPlanPtr claim_plan = NULL;
+static SPIPlanPtr special_plan = NULL;
+static SPIPlanPtr claim_webhook_plan = NULL;
+static SPIPlanPtr claimed_webhook_plan = NULL;
+static SPIPlanPtr next_due_plan = NULL;
+static SPIPlanPtr reclaim_plan = NULL;
+static SPIPlanPtr record_plan = NULL;
+static SPIPlanPtr lock_webhooks_plan = NULL;
+static SPIPlanPtr purge_plan = NULL;
+
+/* The caller's memory context, restored at the end of each step */
+static MemoryContext queue_caller_cxt = NULL;
+
+/* Nesting of steps: only the outermost starts and commits a transaction */
+static int	queue_depth = 0;
+
+/*
+ * queue_begin
+ *		Start a step's transaction, as worker_spi does; inside a step begun
+ *		by QueueBeginStep(), only note the activity.
+ */
+static void
+queue_begin(const char *activity)
+{
+	if (queue_depth++ > 0)
+	{
+		pgstat_report_activity(STATE_RUNNING, activity);
+		return;
+	}
+	queue_caller_cxt = CurrentMemoryContext;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+/*
+ * queue_end
+ *		Commit a step's transaction (unless inside a larger step).
+ */
+static void
+queue_end(void)
+{
+	if (--queue_depth > 0)
+		return;
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	MemoryContextSwitchTo(queue_caller_cxt);
+}
+
+/*
+ * QueueBeginStep
+ *		Begin one transaction for several queue functions.
+ */
+void
+QueueBeginStep(const char *activity)
+{
+	queue_begin(activity);
+}
+
+/*
+ * QueueEndStep
+ *		Commit the transaction QueueBeginStep() began.
+ */
+void
+QueueEndStep(void)
+{
+	queue_end();
+}
+
+/*
+ * queue_prepare
+ *		Prepare a statement once, and keep its plan.
+ */
+static SPIPlanPtr
+queue_prepare(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "could not prepare a statement of the delivery worker: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		*plan = p;
+	}
+	return *plan;
+}
+
+/*
+ * QueueExtensionReady
+ *		Whether the extension is installed in this database.
+ */
+bool
+QueueExtensionReady(void)
+{
+	bool		ready;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	ready = OidIsValid(get_extension_oid("nextphone", true));
+	CommitTransactionCommand();
+	return ready;
+}
+
+/*
+ * QueueReclaim
+ *		Put back to pending the rows whose lease expired (and this worker's
+ *		own, at start-up).
+ */
+uint64
+QueueReclaim(const QueuePolicy *policy, bool own_too)
+{
+	Oid			types[2] = {BOOLOID, INT4OID};
+	Datum		values[2];
+	uint64		n;
+
+	queue_begin("nextphone: reclaim expired leases");
+	values[0] = BoolGetDatum(own_too);
+	values[1] = Int32GetDatum(policy->worker_number);
+	if (SPI_execute_plan(queue_prepare(&reclaim_plan, reclaim_sql, 2, types),
+						 values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not reclaim expired leases");
+	n = SPI_processed;
+	queue_end();
+	return n;
+}
+
+/*
+ * queue_load_secrets
+ *		The secrets, as a List of name/value pairs (name, value, name, ...).
+ */
+static List *
+queue_load_secrets(void)
+{
+	List	   *secrets = NIL;
+
+	if (SPI_execute(secrets_sql, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read secrets");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		char	   *value = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+
+		secrets = lappend(secrets, name);
+		secrets = lappend(secrets, value);
+	}
+	return secrets;
+}
+
+/*
+ * queue_resolve_secrets
+ *		Replace each {{secret.NAME}} tag of a header line by the secret's
+ *		value; a missing secret sets *error.  Returns the line (in the current
+ *		memory context).
+ */
+static char *
+queue_resolve_secrets(const char *line, List *secrets, char **error)
+{
+	StringInfoData buf;
+	const char *p = line;
+
+	initStringInfo(&buf);
+	while (*p)
+	{
+		const char *open = strstr(p, "{{");
+		const char *q;
+		const char *name;
+		const char *close;
+		int			namelen;
+		bool		found = false;
+
+		if (open == NULL)
+			break;
+		q = open + 2;
+		while (*q == ' ')
+			q++;
+		if (strncmp(q, "secret.", 7) != 0)
+		{
+			appendBinaryStringInfo(&buf, p, open + 2 - p);
+			p = open + 2;
+			continue;
+		}
+		name = q + 7;
+		close = strstr(name, "}}");
+		if (close == NULL)
+			break;
+		namelen = close - name;
+		while (namelen > 0 && name[namelen - 1] == ' ')
+			namelen--;
+
+		appendBinaryStringInfo(&buf, p, open - p);
+		for (int i = 0; i + 1 < list_length(secrets); i += 2)
+		{
+			const char *sname = list_nth(secrets, i);
+
+			if (strlen(sname) == namelen && strncmp(sname, name, namelen) == 0)
+			{
+				appendStringInfoString(&buf, list_nth(secrets, i + 1));
+				found = true;
+				break;
+			}
+		}
+		if (!found && *error == NULL)
+			*error = psprintf("secret \"%.*s\" does not exist", namelen, name);
+		p = close + 2;
+	}
+	appendStringInfoString(&buf, p);
+	return buf.data;
+}
+
+/*
+ * queue_take_jobs
+ *		Append the rows a claim returned to *jobs, copied into the caller's
+ *		memory context.
+ */
+static void
+queue_take_jobs(List **jobs, bool *any_tags)
+{
+	SPITupleTable *tt = SPI_tuptable;
+	uint64		n = SPI_processed;
+
+	for (uint64 i = 0; i < n; i++)
+	{
+		HeapTuple	tup = tt->vals[i];
+		TupleDesc	desc = tt->tupdesc;
+		bool		isnull;
+		Datum		d;
+		QueueJob   *job;
+		MemoryContext old;
+		ArrayType  *arr;
+		Datum	   *elems;
+		int			nelems;
+
+		old = MemoryContextSwitchTo(queue_caller_cxt);
+		job = palloc0(sizeof(QueueJob));
+		job->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		job->webhook_id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		job->attempt = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+		job->msg_id = SPI_getvalue(tup, desc, 4);
+		job->method = SPI_getvalue(tup, desc, 5);
+		job->url = SPI_getvalue(tup, desc, 6);
+		job->body = SPI_getvalue(tup, desc, 7);
+		job->timeout_ms = DatumGetInt32(SPI_getbinval(tup, desc, 9, &isnull));
+		d = SPI_getbinval(tup, desc, 10, &isnull);
+		if (!isnull)
+		{
+			arr = DatumGetArrayTypeP(d);
+			deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
+			for (int k = 0; k < nelems; k++)
+				job->signing_secrets = lappend(job->signing_secrets,
+											   TextDatumGetCString(elems[k]));
+		}
+
+		d = SPI_getbinval(tup, desc, 8, &isnull);
+		if (!isnull)
+		{
+			arr = DatumGetArrayTypeP(d);
+			deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
+			for (int k = 0; k < nelems; k++)
+			{
+				char	   *line = TextDatumGetCString(elems[k]);
+
+				if (strstr(line, "{{") != NULL)
+					*any_tags = true;
+				job->headers = lappend(job->headers, line);
+			}
+		}
+		*jobs = lappend(*jobs, job);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/*
+ * QueueClaim
+ *		Claim up to limit due rows, commit, and return them as QueueJobs.
+ */
+List *
+QueueClaim(const QueuePolicy *policy, int limit)
+{
+	Oid			types[5] = {INT4OID, INT4OID, INT4OID, INT8OID, INT8OID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	List	   *jobs = NIL;
+	bool		any_tags = false;
+	int			nspecial;
+	int64	   *special_ids;
+	int		   *special_allow;
+	int64	   *special_head;
+	bool	   *special_probe;
+
+	queue_begin("nextphone: claim due messages");
+
+	/* webhooks with a policy of their own, one at a time */
+	if (SPI_execute_plan(queue_prepare(&special_plan, special_sql, 0, NULL),
+						 NULL, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list webhooks to claim for");
+	nspecial = (int) SPI_processed;
+	special_ids = palloc(sizeof(int64) * (nspecial + 1));
+	special_allow = palloc(sizeof(int) * (nspecial + 1));
+	special_head = palloc(sizeof(int64) * (nspecial + 1));
+	special_probe = palloc(sizeof(bool) * (nspecial + 1));
+	for (int i = 0; i < nspecial; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int			allow = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+		bool		circuit_open = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		bool		probe_due = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+		bool		ordered = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+		bool		no_head;
+		Datum		head = SPI_getbinval(tup, desc, 6, &no_head);
+
+		special_ids[i] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		special_head[i] = 0;
+		if (allow < 0)
+			allow = INT_MAX;
+		if (circuit_open)
+			allow = probe_due ? Min(allow, 1) : 0;
+		special_probe[i] = circuit_open;
+		if (ordered)
+		{
+			if (no_head)
+				allow = 0;		/* the head is in flight or waiting */
+			else
+			{
+				special_head[i] = DatumGetInt64(head);
+				allow = Min(allow, 1);
+			}
+		}
+		special_allow[i] = allow;
+	}
+
+	for (int i = 0; i < nspecial && list_length(jobs) < limit; i++)
+	{
+		int			before = list_length(jobs);
+		int			claimed;
+
+		if (special_allow[i] <= 0)
+			continue;
+		values[0] = Int32GetDatum(Min(special_allow[i], limit - before));
+		values[1] = Int32GetDatum(policy->worker_number);
+		values[2] = Int32GetDatum(policy->default_timeout_ms);
+		values[3] = Int64GetDatum(special_ids[i]);
+		values[4] = Int64GetDatum(special_head[i]);
+		nulls[4] = special_head[i] ? ' ' : 'n';
+		if (SPI_execute_plan(queue_prepare(&claim_webhook_plan, claim_webhook_sql, 5, types),
+							 values, nulls, false, 0) != SPI_OK_UPDATE_RETURNING)
+			elog(ERROR, "could not claim due messages");
+		queue_take_jobs(&jobs, &any_tags);
+		claimed = list_length(jobs) - before;
+		if (claimed > 0)
+		{
+			Oid			t2[3] = {INT8OID, INT4OID, INT4OID};
+			Datum		v2[3];
+
+			v2[0] = Int64GetDatum(special_ids[i]);
+			v2[1] = Int32GetDatum(claimed);
+			v2[2] = Int32GetDatum(policy->circuit_probe_ms);
+			if (SPI_execute_plan(queue_prepare(&claimed_webhook_plan, claimed_webhook_sql, 3, t2),
+								 v2, NULL, false, 0) != SPI_OK_UPDATE)
+				elog(ERROR, "could not update a webhook's rate allowance");
+		}
+	}
+
+	/* everything else */
+	if (list_length(jobs) < limit)
+	{
+		values[0] = Int32GetDatum(limit - list_length(jobs));
+		values[1] = Int32GetDatum(policy->worker_number);
+		values[2] = Int32GetDatum(policy->default_timeout_ms);
+		if (SPI_execute_plan(queue_prepare(&claim_plan, claim_sql, 3, types),
+							 values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+			elog(ERROR, "could not claim due messages");
+		queue_take_jobs(&jobs, &any_tags);
+	}
+
+	/* resolve {{secret.NAME}} tags in header values */
+	if (any_tags)
+	{
+		List	   *secrets = queue_load_secrets();
+		ListCell   *lc;
+
+		foreach(lc, jobs)
+		{
+			QueueJob   *job = (QueueJob *) lfirst(lc);
+			ListCell   *hc;
+
+			foreach(hc, job->headers)
+			{
+				char	   *line = (char *) lfirst(hc);
+
+				if (strstr(line, "{{") != NULL)
+				{
+					MemoryContext old = MemoryContextSwitchTo(queue_caller_cxt);
+
+					lfirst(hc) = queue_resolve_secrets(line, secrets, &job->error);
+					MemoryContextSwitchTo(old);
+				}
+			}
+		}
+	}
+
+	queue_end();
+	return jobs;
+}
+
+/*
+ * QueueNextDue
+ *		When the earliest waiting row may be claimed, or 0 when none waits.
+ */
+TimestampTz
+QueueNextDue(const QueuePolicy *policy)
+{
+	TimestampTz result = 0;
+	bool		isnull;
+	Datum		d;
+
+	queue_begin("nextphone: find the next due message");
+	/* not read-only: it must see the outcomes recorded in this step */
+	if (SPI_execute_plan(queue_prepare(&next_due_plan, next_due_sql, 0, NULL),
+						 NULL, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not find the next due message");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		result = DatumGetTimestampTz(d);
+	queue_end();
+	return result;
+}
+
+/*
+ * queue_valid_text
+ *		A text datum from a string that may hold anything a server sent:
+ *		cut at the first byte that is not valid in the database encoding.
+ */
+static Datum
+queue_valid_text(const char *s)
+{
+	int			len = strlen(s);
+	int			valid = pg_encoding_verifymbstr(GetDatabaseEncoding(), s, len);
+
+	return PointerGetDatum(cstring_to_text_with_len(s, valid));
+}
+
+/*
+ * queue_array
+ *		A one-dimensional array of n datums of a type, with nulls.
+ */
+static Datum
+queue_array(Datum *values, bool *nulls, int n, Oid type)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			dims[1];
+	int			lbs[1];
+
+	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+	dims[0] = n;
+	lbs[0] = 1;
+	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs,
+											  type, typlen, typbyval, typalign));
+}
+
+/*
+ * QueueRecord
+ *		Record n outcomes in one statement.
+ */
+void
+QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n)
+{
+	static const char *kinds[] = {"delivered", "gone", "fatal", "retry"};
+	Oid			types[14] = {INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+		FLOAT8ARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+	INTERVALARRAYOID, INT4OID, INT4OID, INT4OID, INT4OID};
+	Datum		values[14];
+	Datum	   *cols[9];
+	bool	   *nulls[9];
+	Oid			coltypes[9] = {INT8OID, TEXTOID, INT4OID, TEXTOID, FLOAT8OID,
+	TIMESTAMPTZOID, FLOAT8OID, TEXTOID, TEXTOID};
+	Oid			lock_types[1] = {INT8ARRAYOID};
+
+	if (n == 0)
+		return;
+
+	queue_begin("nextphone: record outcomes");
+
+	for (int c = 0; c < 9; c++)
+	{
+		cols[c] = palloc(sizeof(Datum) * n);
+		nulls[c] = palloc0(sizeof(bool) * n);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		QueueOutcome *o = &outcomes[i];
+
+		cols[0][i] = Int64GetDatum(o->id);
+		cols[1][i] = CStringGetTextDatum(kinds[o->kind]);
+		cols[2][i] = Int32GetDatum(o->status_code);
+		nulls[2][i] = (o->status_code == 0);
+		nulls[3][i] = (o->error == NULL);
+		if (o->error)
+			cols[3][i] = queue_valid_text(o->error);
+		cols[4][i] = Float8GetDatum(o->retry_after);
+		nulls[4][i] = (o->retry_after < 0 ||
+					   (o->status_code != 429 && o->status_code != 503));
+		cols[5][i] = TimestampTzGetDatum(o->started_at);
+		cols[6][i] = Float8GetDatum(o->duration_ms);
+		nulls[7][i] = (o->response_headers == NULL);
+		if (o->response_headers)
+			cols[7][i] = queue_valid_text(o->response_headers);
+		nulls[8][i] = (o->response_body == NULL);
+		if (o->response_body)
+			cols[8][i] = queue_valid_text(o->response_body);
+	}
+	for (int c = 0; c < 9; c++)
+		values[c] = queue_array(cols[c], nulls[c], n, coltypes[c]);
+	values[9] = OidInputFunctionCall(F_ARRAY_IN, (char *) policy->retry_schedule,
+									 INTERVALOID, -1);
+	values[10] = Int32GetDatum(policy->circuit_failures);
+	values[11] = Int32GetDatum(policy->circuit_probe_ms);
+	values[12] = Int32GetDatum(policy->disable_after_s);
+	values[13] = Int32GetDatum(policy->worker_number);
+
+	if (SPI_execute_plan(queue_prepare(&lock_webhooks_plan, lock_webhooks_sql, 1, lock_types),
+						 values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock the webhooks of finished messages");
+	if (SPI_execute_plan(queue_prepare(&record_plan, record_sql, 14, types),
+						 values, NULL, false, 0) < 0)
+		elog(ERROR, "could not record delivery outcomes");
+
+	queue_end();
+}
+
+/*
+ * QueuePurge
+ *		Delete delivered rows older than the retention.
+ */
+uint64
+QueuePurge(const QueuePolicy *policy)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		values[1];
+	uint64		n;
+
+	queue_begin("nextphone: purge delivered messages");
+	values[0] = Int32GetDatum(policy->retention_s);
+	if (SPI_execute_plan(queue_prepare(&purge_plan, purge_sql, 1, types),
+						 values, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not purge delivered messages");
+	n = SPI_processed;
+	queue_end();
+	return n;
+}

@@ -1,0 +1,125 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue.h
+ *	  The delivery queue's SQL, as the worker runs it: reclaim expired
+ *	  leases, claim due rows, record outcomes in batches, purge.
+ *
+ * Every function runs its own short transaction, or joins the one begun by
+ * QueueBeginStep(); none may be called with another transaction open.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef NEXTPHONE_QUEUE_H
+#define NEXTPHONE_QUEUE_H
+
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
+
+/* One claimed row: a request to make (allocated in the caller's context) */
+typedef struct QueueJob
+{
+	int64		id;
+	int64		webhook_id;		/* 0 for an ad-hoc request */
+	int			attempt;		/* this attempt's number, from 1 */
+	char	   *msg_id;
+	char	   *method;
+	char	   *url;
+	char	   *body;			/* NULL for none */
+	List	   *headers;		/* "Name: value", secrets resolved */
+	long		timeout_ms;		/* 0: the default */
+	List	   *signing_secrets;	/* "whsec_..." strings to sign with */
+	char	   *error;			/* set when the row cannot be sent */
+} QueueJob;
+
+/* How one attempt ended, for QueueRecord */
+typedef enum QueueOutcomeKind
+{
+	OUTCOME_DELIVERED,			/* 2xx */
+	OUTCOME_GONE,				/* 410: dead, webhook disabled */
+	OUTCOME_FATAL,				/* never to be retried: dead at once */
+	OUTCOME_RETRY				/* retry per schedule, or dead when spent */
+} QueueOutcomeKind;
+
+typedef struct QueueOutcome
+{
+	int64		id;
+	QueueOutcomeKind kind;
+	int			status_code;	/* 0: none */
+	const char *error;			/* NULL: none */
+	double		retry_after;	/* seconds, < 0: none */
+	TimestampTz started_at;
+	double		duration_ms;
+	const char *response_headers;	/* JSON object text, or NULL */
+	const char *response_body;	/* or NULL */
+} QueueOutcome;
+
+/* The policy settings the queue SQL needs (the worker's GUCs) */
+typedef struct QueuePolicy
+{
+	int			worker_number;	/* leased_by of this worker's rows */
+	int			default_timeout_ms;
+	const char *retry_schedule; /* an interval[] literal */
+	int			circuit_failures;
+	int			circuit_probe_ms;
+	int			disable_after_s;
+	int			retention_s;
+} QueuePolicy;
+
+/*
+ * QueueBeginStep
+ *		Begin one short transaction in which the following queue functions
+ *		run (e.g. record outcomes, then claim), until QueueEndStep().
+ */
+extern void QueueBeginStep(const char *activity);
+
+/*
+ * QueueEndStep
+ *		Commit the step's transaction.
+ */
+extern void QueueEndStep(void);
+
+/*
+ * QueueExtensionReady
+ *		Whether the extension is installed in this database (and, when it
+ *		is, remember its schema's tables for the other functions).
+ */
+extern bool QueueExtensionReady(void);
+
+/*
+ * QueueReclaim
+ *		Put back to pending the rows whose lease expired, and (at start-up,
+ *		when own_too) the rows this worker had leased before it restarted.
+ *		Returns the number of rows put back.
+ */
+extern uint64 QueueReclaim(const QueuePolicy *policy, bool own_too);
+
+/*
+ * QueueClaim
+ *		Claim at most limit due rows (status sending, under a lease), commit,
+ *		and return them as a List of QueueJob allocated in the caller's
+ *		memory context.
+ */
+extern List *QueueClaim(const QueuePolicy *policy, int limit);
+
+/*
+ * QueueNextDue
+ *		When the earliest row that is waiting may be claimed (a retry, a
+ *		circuit probe, a rate-limited send), or 0 when nothing waits.
+ */
+extern TimestampTz QueueNextDue(const QueuePolicy *policy);
+
+/*
+ * QueueRecord
+ *		Record n outcomes in one statement: attempts rows, outbox status and
+ *		next attempt, webhook health (circuit, disabling).
+ */
+extern void QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n);
+
+/*
+ * QueuePurge
+ *		Delete delivered rows (and their attempts) older than the retention.
+ *		Returns the number of rows deleted.
+ */
+extern uint64 QueuePurge(const QueuePolicy *policy);
+
+#endif							/* NEXTPHONE_QUEUE_H */

@@ -1,0 +1,72 @@
+/*-------------------------------------------------------------------------
+ *
+ * wakeup.h
+ *	  Shared state of the delivery workers, and the wake-up at commit.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef NEXTPHONE_WAKEUP_H
+#define NEXTPHONE_WAKEUP_H
+
+#include "datatype/timestamp.h"
+#include "storage/latch.h"
+#include "storage/spin.h"
+
+/* Upper bound of nextphone.workers */
+#define NEXTPHONE_MAX_WORKERS 16
+
+#define NEXTPHONE_LAST_ERROR_LEN 256
+
+/*
+ * One delivery worker's slot in shared memory: its latch (set at the commit
+ * of an enqueue) and the live figures worker_status() reports.  Written by
+ * the worker under the slot's spinlock, read by anyone.
+ */
+typedef struct WorkerSlot
+{
+	slock_t		mutex;
+	pid_t		pid;			/* 0 when the worker is not running */
+	Latch	   *latch;			/* the worker's MyLatch, or NULL */
+	char		state[32];		/* "starting", "waiting for extension", ... */
+	int			in_flight;
+	int64		sent;			/* requests finished (any outcome) */
+	int64		delivered;
+	int64		failed;
+	char		last_error[NEXTPHONE_LAST_ERROR_LEN];
+	TimestampTz started_at;
+	TimestampTz last_cycle_at;
+	double		last_cycle_ms;
+} WorkerSlot;
+
+typedef struct WorkerShared
+{
+	WorkerSlot	slots[NEXTPHONE_MAX_WORKERS];
+} WorkerShared;
+
+/*
+ * WakeupInit
+ *		Ask for the shared memory (only when preloaded) and install the
+ *		transaction callback support.  Called from WorkerInit().
+ */
+extern void WakeupInit(void);
+
+/*
+ * WorkerSharedState
+ *		The shared state, or NULL when the library was not preloaded.
+ */
+extern WorkerShared *WorkerSharedState(void);
+
+/*
+ * WakeupIgnoreOwnCommits
+ *		Called by a delivery worker: its own updates of the queue must not
+ *		wake it (or the others).
+ */
+extern void WakeupIgnoreOwnCommits(void);
+
+/*
+ * WakeupWorkers
+ *		Set the latch of every running delivery worker.
+ */
+extern void WakeupWorkers(void);
+
+#endif							/* NEXTPHONE_WAKEUP_H */

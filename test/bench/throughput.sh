@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Delivery throughput, latency and worker cost against a local keep-alive
+# HTTP sink (nginx, "return 200").  Run as root after make install:
+#
+#   PG_CONFIG=... bash test/bench/throughput.sh [N] [MAX_CONCURRENCY] [WORKERS]
+#
+# Queues N rows (default 50000) in one transaction and reports the time until
+# all are delivered, the rate, the workers' CPU seconds and peak RSS; then,
+# with LATENCY=1 (default), 200 single enqueues one by one, reporting the
+# commit -> receiver latency p50/p99 (nginx's log has microsecond times).
+set -euo pipefail
+N=${1:-50000}
+CONC=${2:-64}
+WORKERS=${3:-1}
+LATENCY=${LATENCY:-1}
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+BIN=$("$PG_CONFIG" --bindir)
+
+dir=$(mktemp -d /tmp/nextphone-bench.XXXXXX)
+chown postgres "$dir"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+pgport=$(free_port)
+httpport=$(free_port)
+
+cleanup() {
+	runuser -u postgres -- "$BIN/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+	[ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+# nginx: a keep-alive sink that logs each request's arrival (msec) and id
+mkdir -p "$dir/nginx"
+cat > "$dir/nginx.conf" <<NGINX
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/nginx/error.log;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	client_body_temp_path $dir/nginx;
+	log_format arrive '\$msec \$http_webhook_id';
+	keepalive_requests 1000000;
+	keepalive_timeout 60s;
+	server {
+		listen 127.0.0.1:$httpport;
+		location /latency { access_log $dir/nginx/arrive.log arrive; return 200; }
+		location / { return 200; }
+	}
+}
+NGINX
+nginx -c "$dir/nginx.conf"
+
+runuser -u postgres -- "$BIN/initdb" -D "$dir/data" -A trust >/dev/null
+cat >> "$dir/data/postgresql.conf" <<CONF
+shared_preload_libraries = 'nextphone'
+port = $pgport
+listen_addresses = ''
+unix_socket_directories = '$dir'
+shared_buffers = 256MB
+max_wal_size = 4GB
+nextphone.max_concurrency = $CONC
+nextphone.workers = $WORKERS
+nextphone.allowed_networks = '127.0.0.0/8'
+CONF
+runuser -u postgres -- "$BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+psql() { runuser -u postgres -- "$BIN/psql" -h "$dir" -p "$pgport" -X -q -At postgres "$@"; }
+psql -c 'CREATE EXTENSION nextphone'
+sleep 1
+pids=$(psql -c "SELECT string_agg(pid::text, ' ') FROM nextphone.worker_status()")
+
+cpu_of() {	# utime + stime of the workers, in clock ticks
+	local t=0 p
+	for p in $pids; do
+		t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat)))
+	done
+	echo $t
+}
+
+echo "== throughput: $N rows, max_concurrency $CONC, workers $WORKERS"
+cpu0=$(cpu_of)
+start=$(date +%s.%N)
+psql -c "INSERT INTO nextphone.outbox (method, url, body)
+	SELECT 'POST', 'http://127.0.0.1:$httpport/sink', '{\"n\":' || g || '}' FROM generate_series(1, $N) g"
+# (the partial indexes on pending and sending rows keep this check cheap)
+while [ "$(psql -c "SELECT EXISTS (SELECT 1 FROM nextphone.outbox WHERE status = 'pending')
+		OR EXISTS (SELECT 1 FROM nextphone.outbox WHERE status = 'sending')")" != f ]; do
+	sleep 0.1
+done
+end=$(date +%s.%N)
+cpu1=$(cpu_of)
+tick=$(getconf CLK_TCK)
+python3 - "$start" "$end" "$N" "$cpu0" "$cpu1" "$tick" <<'PY'
+import sys
+s, e, n, c0, c1, tick = map(float, sys.argv[1:])
+print(f"delivered {int(n)} in {e - s:.2f} s: {n / (e - s):.0f} deliveries/s")
+print(f"worker CPU: {(c1 - c0) / tick:.2f} s")
+PY
+for p in $pids; do
+	echo "worker $p peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$p/status)"
+done
+
+if [ "$LATENCY" = 1 ]; then
+	echo "== latency: 200 single enqueues, commit -> nginx"
+	psql -c "TRUNCATE nextphone.outbox CASCADE"
+	: > "$dir/commits"
+	for i in $(seq 1 200); do
+		psql -c "INSERT INTO nextphone.outbox (method, url, body) VALUES ('POST', 'http://127.0.0.1:$httpport/latency', '{}') RETURNING msg_id, extract(epoch FROM clock_timestamp())" >> "$dir/commits"
+		sleep 0.02
+	done
+	sleep 1
+	python3 - "$dir/commits" "$dir/nginx/arrive.log" <<'PY'
+import sys
+# the RETURNING time is taken just before the commit: an upper bound on
+# the latency by the commit's own duration (synchronous_commit on: an fsync)
+commits = {}
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if line:
+        m, t = line.split("|")
+        commits[m] = float(t)
+lat = []
+for line in open(sys.argv[2]):
+    t, m = line.split()
+    if m in commits:
+        lat.append((float(t) - commits[m]) * 1000)
+lat.sort()
+def pct(p):
+    return lat[min(len(lat) - 1, int(round(p / 100 * (len(lat) - 1))))]
+print(f"{len(lat)} requests: p50 {pct(50):.2f} ms, p99 {pct(99):.2f} ms, max {lat[-1]:.2f} ms")
+PY
+fi

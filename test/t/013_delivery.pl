@@ -1,0 +1,86 @@
+# Delivery of the guide's webhook: method, path, headers (secrets resolved
+# at send time, webhook-id, User-Agent) and body arrive exactly; one
+# attempts row records it.
+use strict;
+use warnings;
+use FindBin;
+use lib $FindBin::Bin;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use WorkerHelper;
+
+my $port = start_receiver();
+my $node = worker_node('delivery');
+
+$node->safe_psql('postgres',
+	"INSERT INTO nextphone.secrets (name, value) VALUES ('CRM_KEY', 's3cr3t-token')");
+my $wid = add_webhook($node,
+	tool_name => "'submitLeadToCRM'",
+	url => "'http://127.0.0.1:$port/api/nextphone-webhook'",
+	headers => q{'{"Authorization": "Bearer {{secret.CRM_KEY}}", "Content-Type": "application/json"}'});
+
+# The body as the guide's body_template renders for a caller.
+my $body = '{"first_name": "John", "phone": "+15551234567", "email": "john@example.com", '
+  . '"company": "Acme", "notes": "Needs a quote", "source": "NextPhone AI"}';
+$node->safe_psql('postgres', qq{
+	INSERT INTO nextphone.outbox (webhook_id, webhook, method, url, headers, body)
+	SELECT id, tool_name, http_method, url, headers::jsonb, '$body'
+	  FROM nextphone.webhooks WHERE id = $wid});
+wait_for($node, "SELECT status = 'delivered' FROM nextphone.outbox", 't', 'delivered');
+
+my $msg_id = $node->safe_psql('postgres', 'SELECT msg_id FROM nextphone.outbox');
+my $reqs = receiver_requests($port);
+is(scalar @$reqs, 1, 'one request');
+my $r = $reqs->[0];
+is($r->{method}, 'POST', 'method');
+is($r->{path}, '/api/nextphone-webhook', 'path');
+is($r->{body}, $body, 'body exactly as rendered');
+is($r->{headers}{authorization}, 'Bearer s3cr3t-token', 'secret resolved at send time');
+is($r->{headers}{'content-type'}, 'application/json', 'content type');
+is($r->{headers}{'webhook-id'}, $msg_id, 'webhook-id is the message id');
+is($r->{headers}{'user-agent'}, 'nextphone/0.1', 'User-Agent names the extension');
+
+is($node->safe_psql('postgres',
+		'SELECT attempt, status_code, error IS NULL, response_body, duration_ms > 0 FROM nextphone.attempts'),
+	'1|200|t|ok|t', 'one attempts row with status, response and duration');
+is($node->safe_psql('postgres',
+		"SELECT response_headers ->> 'content-length' FROM nextphone.attempts"),
+	'2', 'response headers kept');
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM nextphone.outbox o, nextphone.attempts a WHERE (o.headers::text || coalesce(a.response_headers::text, '') || coalesce(o.last_error, '')) LIKE '%s3cr3t%'"),
+	'0', 'the secret is written nowhere');
+
+# Other methods: GET without a body, PUT and DELETE with one.
+$node->safe_psql('postgres', qq{
+	INSERT INTO nextphone.outbox (method, url, body) VALUES
+	  ('GET', 'http://127.0.0.1:$port/get?x=1', NULL),
+	  ('PUT', 'http://127.0.0.1:$port/put', '{"a":1}'),
+	  ('DELETE', 'http://127.0.0.1:$port/delete', NULL)});
+wait_for($node, "SELECT count(*) FROM nextphone.outbox WHERE status = 'delivered'", '4',
+	'GET, PUT and DELETE delivered');
+my %by_path = map { $_->{path} => $_ } @{ receiver_requests($port) };
+is($by_path{'/get?x=1'}{method}, 'GET', 'GET sent as GET');
+is($by_path{'/put'}{method} . ' ' . $by_path{'/put'}{body}, 'PUT {"a":1}', 'PUT with its body');
+is($by_path{'/delete'}{method}, 'DELETE', 'DELETE sent as DELETE');
+
+# Not http(s), or a missing secret: recorded, never sent.
+$node->safe_psql('postgres', qq{
+	INSERT INTO nextphone.outbox (method, url, body) VALUES ('POST', 'ftp://127.0.0.1:$port/x', '{}')});
+wait_for($node, "SELECT status = 'dead' FROM nextphone.outbox WHERE url LIKE 'ftp:%'", 't',
+	'an ftp URL is dead at once, not retried');
+is($node->safe_psql('postgres', "SELECT attempts FROM nextphone.outbox WHERE url LIKE 'ftp:%'"),
+	'1', 'after a single attempt');
+
+# A header naming a secret that does not exist: a failed attempt, never
+# sent without it.
+$node->safe_psql('postgres', qq{
+	INSERT INTO nextphone.outbox (method, url, headers, body) VALUES
+	  ('POST', 'http://127.0.0.1:$port/nosecret', '{"Authorization": "Bearer {{secret.MISSING}}"}', '{}')});
+wait_for($node, "SELECT status FROM nextphone.outbox WHERE url LIKE '%nosecret'", 'dead',
+	'a missing secret fails every attempt');
+is($node->safe_psql('postgres', "SELECT attempts, last_error FROM nextphone.outbox WHERE url LIKE '%nosecret'"),
+	'3|secret "MISSING" does not exist', 'and says which secret');
+ok(!(grep { $_->{path} eq '/nosecret' } @{ receiver_requests($port) }), 'nothing was sent');
+
+$node->stop;
+done_testing();

@@ -1,0 +1,49 @@
+# Circuit breaker: after nextphone.circuit_failures consecutive failed
+# attempts a webhook's circuit opens; its queued messages wait without
+# spending attempts; one probe per interval; a success closes it.  The
+# health view shows it.
+use strict;
+use warnings;
+use FindBin;
+use lib $FindBin::Bin;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+use WorkerHelper;
+
+my $port = start_receiver();
+my $node = worker_node('circuit', "nextphone.circuit_failures = 3",
+	"nextphone.circuit_probe_interval = '400ms'");
+
+add_webhook($node, tool_name => "'crm'", url => "'http://127.0.0.1:$port/switch/crm'",
+	retry_schedule => q{'{0s,100ms}'}, max_attempts => 50);
+receiver_get($port, '/_set/crm/500');
+$node->safe_psql('postgres', q{
+	INSERT INTO nextphone.outbox (webhook_id, method, url, body)
+	SELECT id, 'POST', url, '{}' FROM nextphone.webhooks});
+wait_for($node, "SELECT circuit_state FROM nextphone.webhook_health", 'open',
+	'three failures open the circuit');
+
+# Ten more messages queue behind the open circuit without attempts.
+$node->safe_psql('postgres', q{
+	INSERT INTO nextphone.outbox (webhook_id, method, url, body)
+	SELECT id, 'POST', url, '{}' FROM nextphone.webhooks, generate_series(1, 10)});
+usleep(1_500_000);
+is($node->safe_psql('postgres', 'SELECT sum(attempts) FROM nextphone.outbox WHERE id > 1'),
+	'0', 'queued messages spend no attempts while the circuit is open');
+my $probes = scalar @{ receiver_requests($port) };
+ok($probes >= 4 && $probes <= 7, "only probes reach the endpoint ($probes requests in all)");
+is($node->safe_psql('postgres',
+		'SELECT queued + sending, consecutive_failures >= 3, last_error FROM nextphone.webhook_health'),
+	'11|t|HTTP status 500', 'health view: queued, failures, last error');
+
+# The endpoint recovers: the next probe closes the circuit, all delivered.
+receiver_get($port, '/_set/crm/200');
+wait_for($node, "SELECT count(*) FROM nextphone.outbox WHERE status = 'delivered'", '11',
+	'all delivered once a probe succeeds');
+is($node->safe_psql('postgres',
+		'SELECT circuit_state, consecutive_failures, delivered FROM nextphone.webhook_health'),
+	'closed|0|11', 'circuit closed again');
+
+$node->stop;
+done_testing();

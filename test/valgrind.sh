@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Memory check of the delivery worker under valgrind (memcheck), across many
+# deliveries.  Run as root after make install:
+#
+#   PG_CONFIG=... bash test/valgrind.sh [N]        (default N = 10000)
+#
+# Starts a throwaway server with every process under valgrind, delivers N
+# messages to a local nginx sink in rounds of N/5, notes the worker's RSS
+# after each round (it must level off), then stops the worker with SIGTERM
+# so valgrind writes its leak report, and prints the worker's error and leak
+# summary.  Exit status 1 when valgrind reports an error or "definitely
+# lost" bytes in the worker.
+set -euo pipefail
+N=${1:-10000}
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+BIN=$("$PG_CONFIG" --bindir)
+
+dir=$(mktemp -d /tmp/nextphone-valgrind.XXXXXX)
+chown postgres "$dir"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+pgport=$(free_port)
+httpport=$(free_port)
+cleanup() {
+	runuser -u postgres -- "$BIN/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+	[ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
+	echo "valgrind logs kept in $dir"
+}
+trap cleanup EXIT
+
+mkdir -p "$dir/nginx"
+cat > "$dir/nginx.conf" <<NGINX
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/nginx/error.log;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $dir/nginx;
+	server { listen 127.0.0.1:$httpport; location / { return 200 "ok"; } }
+}
+NGINX
+nginx -c "$dir/nginx.conf"
+
+runuser -u postgres -- "$BIN/initdb" -D "$dir/data" -A trust >/dev/null
+cat >> "$dir/data/postgresql.conf" <<CONF
+shared_preload_libraries = 'nextphone'
+port = $pgport
+listen_addresses = ''
+unix_socket_directories = '$dir'
+nextphone.allowed_networks = '127.0.0.0/8'
+nextphone.max_concurrency = 32
+autovacuum = off
+CONF
+# VALGRIND=0: the same rounds without valgrind, to watch the worker's own
+# memory (RssAnon, i.e. without shared buffers) level off at full speed.
+vg=(valgrind --quiet --trace-children=yes --leak-check=full
+	--show-leak-kinds=definite --num-callers=30 --log-file="$dir/vg.%p.log")
+[ "${VALGRIND:-1}" = 0 ] && vg=()
+# Every server process under valgrind; PostgreSQL's own false positives
+# (uninitialised padding written to WAL and such) are left to the report of
+# those processes: only the worker's log is judged.
+runuser -u postgres -- "${vg[@]}" "$BIN/postgres" -D "$dir/data" >"$dir/server.log" 2>&1 &
+psql() { runuser -u postgres -- "$BIN/psql" -h "$dir" -p "$pgport" -X -q -At postgres "$@"; }
+for _ in $(seq 1 600); do psql -c 'SELECT 1' >/dev/null 2>&1 && break; sleep 1; done
+psql -c 'CREATE EXTENSION nextphone'
+pid=""
+for _ in $(seq 1 120); do
+	pid=$(psql -c 'SELECT pid FROM nextphone.worker_status()' || true)
+	[ -n "$pid" ] && break
+	sleep 1
+done
+echo "worker pid $pid"
+
+round=$((N / 5))
+for r in 1 2 3 4 5; do
+	psql -c "INSERT INTO nextphone.outbox (method, url, headers, body)
+		SELECT 'POST', 'http://127.0.0.1:$httpport/r$r', '{\"X-Round\": \"$r\"}', '{\"n\":' || g || '}'
+		  FROM generate_series(1, $round) g"
+	while [ "$(psql -c "SELECT count(*) FROM nextphone.outbox WHERE status <> 'delivered'")" != 0 ]; do
+		sleep 1
+	done
+	echo "round $r: $((r * round)) delivered, worker private memory (RssAnon) $(awk '/RssAnon/ {print $2, $3}' /proc/$pid/status)"
+done
+psql -c "SELECT count(*) AS delivered, sum(attempts) AS attempts FROM nextphone.outbox"
+
+[ "${VALGRIND:-1}" = 0 ] && exit 0
+
+# SIGTERM: the worker exits, valgrind writes its report
+kill -TERM "$pid"
+for _ in $(seq 1 120); do
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 1
+done
+log="$dir/vg.$pid.log"
+echo "== valgrind report of the worker ($log)"
+grep -E "definitely lost" "$log" || true
+# Judge what is ours: memory errors anywhere in the worker, and leaks whose
+# stack goes through nextphone or libcurl (PostgreSQL's postmaster start-up
+# leaves a few constant "definitely lost" blocks of its own).
+errors=$(grep -cE "Invalid (read|write)|uninitialised value|Conditional jump|Invalid free" "$log" || true)
+ours=$(awk '/definitely lost in loss record/ {rec=1; s=""} rec {s=s $0 "\n"} /^==[0-9]+== $/ {if (rec && s ~ /nextphone\.so|libcurl/) n++; rec=0} END {print n+0}' "$log")
+echo "memory errors: $errors; leak records through nextphone or libcurl: $ours"
+[ "$errors" = 0 ] && [ "$ours" = 0 ]
