@@ -23,15 +23,17 @@ for suite in "TAP_TESTS=" "REGRESS="; do
 		make -C "$work" PG_CONFIG="$PG_CONFIG" installcheck "$suite" 2>&1 | tee -a "$log"
 done
 
-# pg_regress prints "test NAME ... ok" / "... FAILED" (and "ok" lines for
-# parallel groups); prove prints "test/t/NAME.pl .. ok" or a failure.
-passed=$(grep -Ec '^(test |     )[A-Za-z0-9_]+ +\.\.\. ok|^test/t/.*\.pl \.+ ok' "$log")
-failed=$(grep -Ec '^(test |     )[A-Za-z0-9_]+ +\.\.\. FAILED|^test/t/.*\.pl \.+ (Failed|Dubious|No subtests)' "$log")
-if ! grep -qE '^ *All [0-9]+ tests passed' "$log"; then
-	# pg_regress did not finish cleanly (a crash, a missing expected file)
-	grep -qE 'tests? failed|FAILED' "$log" || failed=$((failed + 1))
-	[ -f "$work/regression.diffs" ] && cat "$work/regression.diffs"
-fi
+# Count by test, not by output line: pg_regress prints "test NAME ... ok" or
+# "... FAILED" (indented in parallel groups); prove prints "test/t/NAME.pl .. ok"
+# for a passing file, possibly after lines of its own diagnostics. A TAP file
+# that never printed "ok" (failed, dubious, died) counts as failed.
+regress_total=$(ls "$NEXTPHONE_ROOT"/sql/*.sql | grep -vc '/nextphone--')
+regress_passed=$(grep -Ec '^(ok [0-9]+ +[-+] |test |     )[A-Za-z0-9_]+ +(\.\.\. )?ok' "$log")
+tap_total=$(ls "$NEXTPHONE_ROOT"/test/t/*.pl | wc -l)
+tap_passed=$(grep -Eo '^test/t/[^ ]+\.pl \.+ (ok|skipped)' "$log" | awk '{print $1}' | sort -u | wc -l)
+passed=$((regress_passed + tap_passed))
+failed=$((regress_total - regress_passed + tap_total - tap_passed))
+[ -f "$work/regression.diffs" ] && cat "$work/regression.diffs"
 
 # A short fuzz run of the template engine (libFuzzer), when its target exists.
 if [ -f "$NEXTPHONE_ROOT/test/fuzz/fuzz_template.c" ]; then

@@ -17,7 +17,7 @@ packages=(
 	postgresql-15 postgresql-server-dev-15 postgresql-client-15
 	libcurl4-openssl-dev libipc-run-perl
 	make gcc clang-14 llvm-14 libclang-rt-14-dev
-	python3 openssl nginx-light curl
+	python3 openssl nginx-light curl valgrind
 )
 missing=()
 for p in "${packages[@]}"; do

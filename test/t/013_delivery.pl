@@ -63,19 +63,32 @@ is($by_path{'/get?x=1'}{method}, 'GET', 'GET sent as GET');
 is($by_path{'/put'}{method} . ' ' . $by_path{'/put'}{body}, 'PUT {"a":1}', 'PUT with its body');
 is($by_path{'/delete'}{method}, 'DELETE', 'DELETE sent as DELETE');
 
-# Not http(s), or a missing secret: recorded, never sent.
-$node->safe_psql('postgres', qq{
-	INSERT INTO nextphone.outbox (method, url, body) VALUES ('POST', 'ftp://127.0.0.1:$port/x', '{}')});
-wait_for($node, "SELECT status = 'dead' FROM nextphone.outbox WHERE url LIKE 'ftp:%'", 't',
-	'an ftp URL is dead at once, not retried');
-is($node->safe_psql('postgres', "SELECT attempts FROM nextphone.outbox WHERE url LIKE 'ftp:%'"),
-	'1', 'after a single attempt');
+# Not http(s): refused when queued (SQLSTATE 22023), so nothing is stored
+# and the worker never sees it.
+my ($rc, $out, $err) = $node->psql('postgres', qq{
+	INSERT INTO nextphone.outbox (method, url, body) VALUES ('POST', 'ftp://127.0.0.1:$port/x', '{}')},
+	extra_params => ['-v', 'VERBOSITY=verbose']);
+like($err, qr/22023.*ftp/s, 'an ftp URL is refused when queued');
+is($node->safe_psql('postgres', "SELECT count(*) FROM nextphone.outbox WHERE url LIKE 'ftp:%'"),
+	'0', 'and nothing is stored');
 
-# A header naming a secret that does not exist: a failed attempt, never
-# sent without it.
-$node->safe_psql('postgres', qq{
+# A secret deleted after its webhook was configured: a failed attempt each
+# time, never sent without it.  (An ad-hoc row may not name secrets at all.)
+($rc, $out, $err) = $node->psql('postgres', qq{
 	INSERT INTO nextphone.outbox (method, url, headers, body) VALUES
-	  ('POST', 'http://127.0.0.1:$port/nosecret', '{"Authorization": "Bearer {{secret.MISSING}}"}', '{}')});
+	  ('POST', 'http://127.0.0.1:$port/adhoc', '{"Authorization": "Bearer {{secret.CRM_KEY}}"}', '{}')});
+like($err, qr/names a secret/, 'an ad-hoc row naming a secret is refused');
+$node->safe_psql('postgres',
+	"INSERT INTO nextphone.secrets (name, value) VALUES ('MISSING', 'soon gone')");
+my $gone = add_webhook($node,
+	tool_name => "'gone'",
+	url => "'http://127.0.0.1:$port/nosecret'",
+	headers => q{'{"Authorization": "Bearer {{secret.MISSING}}"}'});
+$node->safe_psql('postgres', qq{
+	DELETE FROM nextphone.secrets WHERE name = 'MISSING';
+	INSERT INTO nextphone.outbox (webhook_id, webhook, method, url, headers, body)
+	SELECT id, tool_name, http_method, url, headers::jsonb, '{}'
+	  FROM nextphone.webhooks WHERE id = $gone});
 wait_for($node, "SELECT status FROM nextphone.outbox WHERE url LIKE '%nosecret'", 'dead',
 	'a missing secret fails every attempt');
 is($node->safe_psql('postgres', "SELECT attempts, last_error FROM nextphone.outbox WHERE url LIKE '%nosecret'"),
