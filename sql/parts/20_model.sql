@@ -1,4 +1,4 @@
--- nextphone 0.1: webhook configuration, recording calls and leads, and every
+-- nextphone: webhook configuration, recording calls and leads, and every
 -- way into the outbox (built-in events, webhook_trigger, INSERT, enqueue).
 --
 -- Rendering happens in C (src/enqueue.c) in the inserting transaction; this

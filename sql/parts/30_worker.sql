@@ -1,4 +1,4 @@
--- nextphone 0.1: the delivery worker's part.
+-- nextphone: the delivery worker's part.
 --
 -- The columns the worker keeps, the wake-up trigger, the replay and cancel
 -- functions, worker_status() and the webhook health view.
@@ -114,10 +114,29 @@ SELECT w.id AS webhook_id, w.tool_name, w.enabled, w.disabled_reason,
        w.failing_since, w.last_success_at, w.last_failure_at,
        q.queued, q.sending, q.delivered, q.dead,
        a.attempts_24h, a.success_rate_24h, a.latency_p50_ms, a.latency_p95_ms,
-       (SELECT o.last_error FROM nextphone.outbox o
-         WHERE o.webhook_id = w.id AND o.last_error IS NOT NULL
-         ORDER BY o.id DESC LIMIT 1) AS last_error
+       e.last_error,
+       CASE
+           WHEN NOT w.enabled THEN 'disabled'
+           WHEN w.circuit_state <> 'closed' THEN 'circuit open'
+           WHEN w.consecutive_failures > 0 THEN 'degraded'
+           ELSE 'healthy'
+       END AS health,
+       CASE
+           WHEN NOT w.enabled THEN coalesce(w.disabled_reason, 'disabled by its owner')
+           WHEN w.circuit_state <> 'closed' THEN
+               format('%s failed attempts in a row since %s; next probe at %s; last error: %s',
+                      w.consecutive_failures, w.failing_since, w.next_probe_at,
+                      coalesce(e.last_error, 'none recorded'))
+           WHEN w.consecutive_failures > 0 THEN
+               format('%s failed attempts in a row since %s; last error: %s',
+                      w.consecutive_failures, w.failing_since,
+                      coalesce(e.last_error, 'none recorded'))
+       END AS health_reason
   FROM nextphone.webhooks w
+  LEFT JOIN LATERAL (
+       SELECT o.last_error FROM nextphone.outbox o
+        WHERE o.webhook_id = w.id AND o.last_error IS NOT NULL
+        ORDER BY o.id DESC LIMIT 1) e ON true
   LEFT JOIN LATERAL (
        SELECT count(*) FILTER (WHERE o.status = 'pending') AS queued,
               count(*) FILTER (WHERE o.status = 'sending') AS sending,
@@ -132,4 +151,8 @@ SELECT w.id AS webhook_id, w.tool_name, w.enabled, w.disabled_reason,
          FROM nextphone.attempts t JOIN nextphone.outbox o ON o.id = t.outbox_id
         WHERE o.webhook_id = w.id AND t.started_at > now() - interval '24 hours') a ON true;
 COMMENT ON VIEW nextphone.webhook_health IS
-  'Per webhook: enabled or why not, circuit state, queued/sending/delivered/dead counts, success rate and latency percentiles of the last 24 hours, last error';
+  'Per webhook: enabled or why not, circuit state, queued/sending/delivered/dead counts, success rate and latency percentiles of the last 24 hours, last error; health and health_reason say at a glance whether it is healthy, degraded (retrying), circuit open or disabled, and why';
+COMMENT ON COLUMN nextphone.webhook_health.health IS
+  'healthy; degraded (its last attempts failed, messages are being retried); circuit open (deliveries wait for a probe to succeed); or disabled';
+COMMENT ON COLUMN nextphone.webhook_health.health_reason IS
+  'Why the webhook is not healthy: the reason it was disabled, or how many attempts failed since when, and the last error';
