@@ -1198,7 +1198,8 @@ check_adhoc_headers(Jsonb *headers, bool allow_secrets)
 	if (!JB_ROOT_IS_OBJECT(headers) || JB_ROOT_IS_SCALAR(headers))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("outbox headers must be a JSON object")));
+				 errmsg("outbox headers must be a JSON object"),
+				 errhint("Give the headers as an object of names and string values, such as '{\"Content-Type\": \"application/json\"}'.")));
 	it = JsonbIteratorInit(&headers->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
@@ -1210,20 +1211,23 @@ check_adhoc_headers(Jsonb *headers, bool allow_secrets)
 					   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != v.val.string.len)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid header name \"%s\" in outbox row", name)));
+						 errmsg("invalid header name \"%s\" in outbox row", name),
+						 errdetail("A header name is a non-empty HTTP token: letters, digits and !#$%%&'*+-.^_`|~.")));
 		}
 		else if (tok == WJB_VALUE)
 		{
 			if (v.type != jbvString)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("value of header \"%s\" in outbox row must be a JSON string", name)));
+						 errmsg("value of header \"%s\" in outbox row must be a JSON string", name),
+						 errhint("Quote numbers and other values: \"%s\": \"42\".", name)));
 			if (memchr(v.val.string.val, '\r', v.val.string.len) ||
 				memchr(v.val.string.val, '\n', v.val.string.len) ||
 				memchr(v.val.string.val, '\0', v.val.string.len))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("value of header \"%s\" in outbox row holds a line break", name)));
+						 errmsg("value of header \"%s\" in outbox row holds a line break", name),
+						 errdetail("Header values cannot contain CR or LF; they are refused, not stripped.")));
 			if (!allow_secrets && count_secret_tags(v.val.string.val, v.val.string.len) > 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -1262,7 +1266,8 @@ check_request(Datum *values, bool *nulls, bool allow_secrets,
 				 errmsg("body of outbox row is too large"),
 				 errdetail("It has %zu bytes; nextphone.max_body_size is %d.",
 						   VARSIZE_ANY_EXHDR(DatumGetPointer(values[OC_BODY])),
-						   nextphone_max_body_size)));
+						   nextphone_max_body_size),
+				 errhint("Send less, or raise nextphone.max_body_size.")));
 }
 
 /*
@@ -1375,7 +1380,8 @@ prepare_row(TupleDesc desc, HeapTuple tuple)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("webhook id " INT64_FORMAT " is not webhook \"%s\"",
-							webhook->id, name)));
+							webhook->id, name),
+					 errhint("Give the webhook's tool name or its id; when both are given they must name the same webhook.")));
 		if (!webhook->enabled && !internal_insert && !prerendered)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
