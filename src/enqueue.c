@@ -252,6 +252,24 @@ push_timestamptz(JsonbParseState **state, const char *key, Datum value)
 }
 
 /*
+ * push_business
+ *		Add the built-in variables of a business (none when it is not
+ *		known): business_id, receiving_number, owner_name, website,
+ *		booking_url.
+ */
+static void
+push_business(JsonbParseState **state, BusinessEntry *business)
+{
+	if (business == NULL || !business->found)
+		return;
+	push_int8(state, "business_id", business->id);
+	push_text(state, "receiving_number", business->receiving_number);
+	push_text(state, "owner_name", business->owner_name);
+	push_text(state, "website", business->website);
+	push_text(state, "booking_url", business->booking_url);
+}
+
+/*
  * push_pairs
  *		Add every pair of a jsonb object; a later pair of the same key wins.
  */
@@ -824,7 +842,7 @@ fire_lead_created(PG_FUNCTION_ARGS)
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	if (business_id != 0)
-		BusinessPushVariables(&state, BusinessLookup(business_id));
+		push_business(&state, BusinessLookup(business_id));
 	call_id = row_int8(&r, "call_id");
 	if (call_id != 0)
 		push_call_by_id(&state, call_id);
@@ -877,7 +895,7 @@ fire_call_completed(PG_FUNCTION_ARGS)
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	if (business_id != 0)
-		BusinessPushVariables(&state, BusinessLookup(business_id));
+		push_business(&state, BusinessLookup(business_id));
 	push_call_variables(&state, &r);
 	push_text(&state, "event", "call.completed");
 
@@ -971,7 +989,7 @@ webhook_trigger(PG_FUNCTION_ARGS)
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	if (business_id != 0)
-		BusinessPushVariables(&state, BusinessLookup(business_id));
+		push_business(&state, BusinessLookup(business_id));
 	push_pairs(&state, row_to_jsonb(tuple, RelationGetDescr(rel)));
 	push_text(&state, "event", event);
 
@@ -1282,7 +1300,7 @@ variables_for(int64 business_id, Jsonb *vars, const char *event)
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	if (business_id != 0)
-		BusinessPushVariables(&state, BusinessLookup(business_id));
+		push_business(&state, BusinessLookup(business_id));
 	push_pairs(&state, vars);
 	if (event != NULL)
 		push_text(&state, "event", event);
