@@ -49,3 +49,8 @@ SELECT a.attname, col_description(a.attrelid, a.attnum)
   FROM pg_attribute a
  WHERE a.attrelid = 'nextphone.webhook_health'::regclass AND a.attname IN ('health', 'health_reason')
  ORDER BY a.attnum;
+
+-- Clean up.
+DELETE FROM nextphone.outbox;
+SELECT count(*) AS dropped FROM nextphone.webhooks, LATERAL nextphone.drop_webhook(tool_name);
+DELETE FROM nextphone.businesses;

@@ -59,6 +59,7 @@
 #include "utils/timestamp.h"
 
 #include "nextphone.h"
+#include "netguard.h"
 #include "webhook_cache.h"
 #include "template.h"
 
@@ -529,15 +530,19 @@ static HeapTuple prepare_row(TupleDesc desc, HeapTuple tuple);
  * does, the event path inserts its rows with the table AM and the index AM
  * directly, firing the outbox's statement and AFTER ROW triggers (the
  * worker's wake-up) as an INSERT would, and evaluating the column defaults
- * from expressions prepared once per session.  A table this path does not
- * know how to fill (another BEFORE ROW trigger, CHECK constraints, generated
- * columns, transition tables, partitions) is filled through SPI instead.
+ * from expressions prepared once per session.  Its two BEFORE ROW triggers
+ * are applied as the functions they call: outbox_prepare (prepare_row) and
+ * outbox_url_check (NetguardCheckRowUrl), in that order, as they fire.  A
+ * table this path does not know how to fill (another BEFORE ROW trigger,
+ * CHECK constraints, generated columns, transition tables, partitions) is
+ * filled through SPI instead.
  */
 static Oid	direct_relid = InvalidOid;	/* the outbox the state below is for */
 static bool direct_usable = false;
 static MemoryContext direct_context = NULL;
 static ExprState **direct_defaults = NULL;	/* per column; NULL: none */
 static int	direct_cols[OC_COUNT];
+static bool direct_url_check = false;	/* outbox_url_check is enabled */
 
 /*
  * direct_invalidate
@@ -567,6 +572,7 @@ direct_prepare(Relation rel)
 		return direct_usable;
 
 	direct_usable = false;
+	direct_url_check = false;
 	if (direct_context == NULL)
 		direct_context = AllocSetContextCreate(CacheMemoryContext,
 											   "nextphone outbox defaults",
@@ -586,8 +592,12 @@ direct_prepare(Relation rel)
 	{
 		Trigger    *t = &trigdesc->triggers[i];
 
-		if (TRIGGER_FOR_ROW(t->tgtype) && TRIGGER_FOR_BEFORE(t->tgtype) &&
-			TRIGGER_FOR_INSERT(t->tgtype) && strcmp(t->tgname, "outbox_prepare") != 0)
+		if (!TRIGGER_FOR_ROW(t->tgtype) || !TRIGGER_FOR_BEFORE(t->tgtype) ||
+			!TRIGGER_FOR_INSERT(t->tgtype) || strcmp(t->tgname, "outbox_prepare") == 0)
+			continue;
+		if (strcmp(t->tgname, "outbox_url_check") == 0)
+			direct_url_check = (t->tgenabled != TRIGGER_DISABLED);
+		else
 		{
 			direct_relid = RelationGetRelid(rel);
 			return false;
@@ -662,6 +672,8 @@ insert_direct(Relation rel, Datum *given, char *givennulls)
 		nulls[direct_cols[given_cols[k]]] = givennulls[k] == 'n';
 	}
 	tuple = prepare_row(desc, heap_form_tuple(desc, values, nulls));
+	if (direct_url_check)
+		tuple = NetguardCheckRowUrl(desc, tuple, RelationGetRelationName(rel));
 
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	ExecOpenIndices(rri, false);
