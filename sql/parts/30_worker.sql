@@ -33,13 +33,23 @@ COMMENT ON FUNCTION nextphone.worker_status() IS
 REVOKE ALL ON FUNCTION nextphone.worker_status() FROM PUBLIC;
 
 CREATE FUNCTION nextphone.retry(id bigint) RETURNS void
-  LANGUAGE plpgsql AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     st text;
+    rendered boolean;
+    why text;
 BEGIN
-    SELECT o.status INTO st FROM nextphone.outbox o WHERE o.id = retry.id FOR UPDATE;
+    SELECT o.status, o.url IS NOT NULL AND o.method IS NOT NULL, o.last_error
+      INTO st, rendered, why
+      FROM nextphone.outbox o WHERE o.id = retry.id FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'message % does not exist', id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF NOT rendered THEN
+        RAISE EXCEPTION 'cannot retry message % because it was never rendered', id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = coalesce('It was stored dead: ' || why, 'It has no method or URL.'),
+                  HINT = 'Fix the webhook or the variables, then queue it again with nextphone.enqueue().';
     END IF;
     IF st IN ('delivered', 'sending') THEN
         RAISE EXCEPTION 'cannot retry message % because it is %', id, st
@@ -54,10 +64,10 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION nextphone.retry(bigint) IS
-  'Sends a pending, dead or cancelled message now, with a fresh round of attempts (earlier attempts stay in nextphone.attempts)';
+  'Sends a pending, dead or cancelled message now, with a fresh round of attempts (earlier attempts stay in nextphone.attempts); runs as the owner, so EXECUTE is the only grant an operator needs';
 
 CREATE FUNCTION nextphone.retry_dead(tool_name text, since timestamptz DEFAULT NULL) RETURNS bigint
-  LANGUAGE plpgsql AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     wid bigint;
     is_enabled boolean;
@@ -81,10 +91,10 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION nextphone.retry_dead(text, timestamptz) IS
-  'Replays the dead messages of a webhook (those created since a time, or all): returns how many were queued again';
+  'Replays the dead messages of a webhook (those created since a time, or all; never-rendered ones are left dead): returns how many were queued again; runs as the owner';
 
 CREATE FUNCTION nextphone.cancel(id bigint) RETURNS void
-  LANGUAGE plpgsql AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     st text;
 BEGIN
@@ -102,7 +112,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION nextphone.cancel(bigint) IS
-  'Stops a pending (or dead) message: it is never sent again unless retried';
+  'Stops a pending (or dead) message: it is never sent again unless retried; runs as the owner';
 
 REVOKE ALL ON FUNCTION nextphone.retry(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION nextphone.retry_dead(text, timestamptz) FROM PUBLIC;
@@ -145,7 +155,7 @@ SELECT w.id AS webhook_id, w.tool_name, w.enabled, w.disabled_reason,
          FROM nextphone.outbox o WHERE o.webhook_id = w.id) q ON true
   LEFT JOIN LATERAL (
        SELECT count(*) AS attempts_24h,
-              avg((t.status_code BETWEEN 200 AND 299)::int) AS success_rate_24h,
+              avg(coalesce(t.status_code BETWEEN 200 AND 299, false)::int) AS success_rate_24h,
               percentile_cont(0.5) WITHIN GROUP (ORDER BY t.duration_ms) AS latency_p50_ms,
               percentile_cont(0.95) WITHIN GROUP (ORDER BY t.duration_ms) AS latency_p95_ms
          FROM nextphone.attempts t JOIN nextphone.outbox o ON o.id = t.outbox_id

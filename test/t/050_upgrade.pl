@@ -60,7 +60,7 @@ UNION ALL
 SELECT 'index ' || pg_get_indexdef(i.indexrelid)
   FROM rels r JOIN pg_index i ON i.indrelid = r.oid
 UNION ALL
-SELECT 'trigger ' || pg_get_triggerdef(t.oid)
+SELECT 'trigger ' || pg_get_triggerdef(t.oid) || ' enabled ' || t.tgenabled::text
   FROM rels r JOIN pg_trigger t ON t.tgrelid = r.oid AND NOT t.tgisinternal
 UNION ALL
 SELECT 'type ' || format_type(t.oid, NULL) || ' ' || t.typtype::text
