@@ -9,6 +9,9 @@
  * transaction wakes nobody.  Without shared_preload_libraries there is no
  * shared state and no worker, and the trigger does nothing.
  *
+ * The shared state holds one slot per delivery worker: nextphone.workers
+ * for each database of nextphone.database_name, both fixed at server start.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -26,6 +29,7 @@
 PG_FUNCTION_INFO_V1(nextphone_outbox_wakeup);
 
 static WorkerShared *worker_shared = NULL;
+static int	worker_nslots = 0;
 static bool wakeup_pending = false;
 static bool xact_callback_registered = false;
 static bool am_delivery_worker = false;
@@ -34,6 +38,17 @@ static bool am_delivery_worker = false;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 #endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/*
+ * wakeup_shmem_size
+ *		Bytes of shared memory the worker slots take.
+ */
+static Size
+wakeup_shmem_size(void)
+{
+	return add_size(offsetof(WorkerShared, slots),
+					mul_size(worker_nslots, sizeof(WorkerSlot)));
+}
 
 #if PG_VERSION_NUM >= 150000
 /*
@@ -45,7 +60,7 @@ wakeup_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(WorkerShared)));
+	RequestAddinShmemSpace(MAXALIGN(wakeup_shmem_size()));
 }
 #endif
 
@@ -62,11 +77,12 @@ wakeup_shmem_startup(void)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	worker_shared = ShmemInitStruct("nextphone workers", sizeof(WorkerShared), &found);
+	worker_shared = ShmemInitStruct("nextphone workers", wakeup_shmem_size(), &found);
 	if (!found)
 	{
-		memset(worker_shared, 0, sizeof(WorkerShared));
-		for (int i = 0; i < NEXTPHONE_MAX_WORKERS; i++)
+		memset(worker_shared, 0, wakeup_shmem_size());
+		worker_shared->nslots = worker_nslots;
+		for (int i = 0; i < worker_nslots; i++)
 			SpinLockInit(&worker_shared->slots[i].mutex);
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -74,19 +90,20 @@ wakeup_shmem_startup(void)
 
 /*
  * WakeupInit
- *		Ask for the shared memory when the library is being preloaded.
+ *		Ask for the shared memory of nslots worker slots (the library is
+ *		being preloaded).
  */
 void
-WakeupInit(void)
+WakeupInit(int nslots)
 {
-	if (!process_shared_preload_libraries_in_progress)
-		return;
+	Assert(process_shared_preload_libraries_in_progress);
+	worker_nslots = nslots;
 
 #if PG_VERSION_NUM >= 150000
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = wakeup_shmem_request;
 #else
-	RequestAddinShmemSpace(MAXALIGN(sizeof(WorkerShared)));
+	RequestAddinShmemSpace(MAXALIGN(wakeup_shmem_size()));
 #endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = wakeup_shmem_startup;
@@ -123,7 +140,7 @@ WakeupWorkers(void)
 	if (worker_shared == NULL)
 		return;
 
-	for (int i = 0; i < NEXTPHONE_MAX_WORKERS; i++)
+	for (int i = 0; i < worker_shared->nslots; i++)
 	{
 		WorkerSlot *slot = &worker_shared->slots[i];
 		Latch	   *latch;
