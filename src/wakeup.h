@@ -32,6 +32,7 @@ typedef struct WorkerSlot
 	Oid			database_id;	/* once connected, else InvalidOid */
 	char		database[NAMEDATALEN];	/* as listed */
 	int			number;			/* within its database, from 0 */
+	int			connect_failures;	/* in a row; kept across restarts */
 	char		state[32];		/* "starting", "waiting for extension", ... */
 	int			in_flight;
 	int64		sent;			/* requests finished (any outcome) */

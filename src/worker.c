@@ -78,6 +78,9 @@ static char *retry_schedule_literal = NULL;
 static bool database_list_rejected = false;
 static char database_list_problem[256];
 
+/* Longest wait before a worker tries again to connect to its database */
+#define MAX_CONNECT_RETRY_S 60
+
 /* How often to look for expired leases */
 #define RECLAIM_INTERVAL_MS 10000
 
@@ -438,6 +441,11 @@ WorkerInit(void)
 			memset(&worker, 0, sizeof(worker));
 			worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 			worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+			/*
+			 * One second, so a terminated or failed worker is soon back; a
+			 * worker whose database is missing waits longer and longer
+			 * before each new connection attempt (worker_connect).
+			 */
 			worker.bgw_restart_time = 1;
 			snprintf(worker.bgw_library_name, BGW_MAXLEN, "nextphone");
 			snprintf(worker.bgw_function_name, BGW_MAXLEN, "NextphoneWorkerMain");
@@ -745,13 +753,51 @@ worker_connect_context(void *arg)
 /*
  * worker_connect
  *		Connect to the worker's database.
+ *
+ * When the database does not exist (or refuses connections) the attempt
+ * fails with FATAL and the worker exits; the postmaster starts it again
+ * after bgw_restart_time.  The slot counts the failures in a row, and the
+ * next attempt waits 1, 2, 4 ... up to MAX_CONNECT_RETRY_S seconds first:
+ * a database listed but missing costs a log line a minute, not a crash
+ * loop, and is served once it is created.
  */
 static void
 worker_connect(void)
 {
+	int			failures;
 	ErrorContextCallback errcallback;
 
 	SpinLockAcquire(&my_slot->mutex);
+	failures = my_slot->connect_failures;
+	SpinLockRelease(&my_slot->mutex);
+
+	if (failures > 0)
+	{
+		int			wait_s = failures > 6 ? MAX_CONNECT_RETRY_S :
+			Min(MAX_CONNECT_RETRY_S, 1 << (failures - 1));
+		TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														wait_s * 1000);
+		long		remaining;
+
+		if (failures == 1)
+			ereport(LOG,
+					(errmsg("nextphone delivery worker %d could not connect to database \"%s\"",
+							my_number + 1, my_database),
+					 errdetail("It tries again in %d s, then less and less often, up to once a minute.",
+							   wait_s),
+					 errhint("Create the database, or remove it from nextphone.database_name and restart the server.")));
+		worker_set_state("waiting for database");
+		while ((remaining = ms_until(until)) > 0)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 remaining, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+
+	SpinLockAcquire(&my_slot->mutex);
+	my_slot->connect_failures++;
 	strlcpy(my_slot->state, "connecting", sizeof(my_slot->state));
 	SpinLockRelease(&my_slot->mutex);
 
@@ -762,7 +808,9 @@ worker_connect(void)
 	BackgroundWorkerInitializeConnection(my_database, NULL, 0);
 	error_context_stack = errcallback.previous;
 
+	/* from now on, a commit in this database wakes the worker */
 	SpinLockAcquire(&my_slot->mutex);
+	my_slot->connect_failures = 0;
 	my_slot->database_id = MyDatabaseId;
 	SpinLockRelease(&my_slot->mutex);
 }
