@@ -5,7 +5,8 @@
  *
  * A statement-level trigger on nextphone.outbox marks the transaction; a
  * transaction callback, registered once per backend, sets the latch of
- * every delivery worker when that transaction commits.  A rolled-back
+ * every delivery worker of the same database when that transaction commits
+ * (the workers of other databases have nothing new to do).  A rolled-back
  * transaction wakes nobody.  Without shared_preload_libraries there is no
  * shared state and no worker, and the trigger does nothing.
  *
@@ -132,7 +133,7 @@ WakeupIgnoreOwnCommits(void)
 
 /*
  * WakeupWorkers
- *		Set the latch of every running delivery worker.
+ *		Set the latch of every running delivery worker of this database.
  */
 void
 WakeupWorkers(void)
@@ -143,10 +144,11 @@ WakeupWorkers(void)
 	for (int i = 0; i < worker_shared->nslots; i++)
 	{
 		WorkerSlot *slot = &worker_shared->slots[i];
-		Latch	   *latch;
+		Latch	   *latch = NULL;
 
 		SpinLockAcquire(&slot->mutex);
-		latch = slot->latch;
+		if (slot->database_id == MyDatabaseId)
+			latch = slot->latch;
 		SpinLockRelease(&slot->mutex);
 		if (latch != NULL)
 			SetLatch(latch);

@@ -19,7 +19,7 @@
 
 /*
  * One delivery worker's slot in shared memory: its database, its latch (set
- * at the commit of an enqueue) and the live figures
+ * at the commit of an enqueue in that database) and the live figures
  * worker_status() reports.  Written by the worker under the slot's spinlock,
  * read by anyone.  Slot k belongs to worker k % nextphone.workers of the
  * (k / nextphone.workers)-th database of nextphone.database_name.
@@ -74,7 +74,7 @@ extern void WakeupIgnoreOwnCommits(void);
 
 /*
  * WakeupWorkers
- *		Set the latch of every running delivery worker.
+ *		Set the latch of every running delivery worker of this database.
  */
 extern void WakeupWorkers(void);
 
