@@ -215,6 +215,7 @@ parse_database_list(char *raw, List **names, char *problem, size_t problem_size)
 	*names = NIL;
 	if (!SplitGUCList(raw, ',', &list))
 	{
+		list_free(list);
 		snprintf(problem, problem_size,
 				 "The value must be a comma-separated list of database names such as \"crm, clinic\", with no empty entry; a name holding a comma or a space is written in double quotes.");
 		return false;
@@ -231,12 +232,14 @@ parse_database_list(char *raw, List **names, char *problem, size_t problem_size)
 		if (name[0] == '\0')
 		{
 			snprintf(problem, problem_size, "The list has an empty entry.");
+			list_free(list);
 			return false;
 		}
 		if (strlen(name) >= NAMEDATALEN)
 		{
 			snprintf(problem, problem_size,
 					 "Database name \"%s\" is longer than %d bytes.", name, NAMEDATALEN - 1);
+			list_free(list);
 			return false;
 		}
 		for (ListCell *prev = list_head(list); prev != lc; prev = lnext(list, prev))
@@ -244,6 +247,7 @@ parse_database_list(char *raw, List **names, char *problem, size_t problem_size)
 			if (strcmp((char *) lfirst(prev), name) == 0)
 			{
 				snprintf(problem, problem_size, "Database \"%s\" is listed twice.", name);
+				list_free(list);
 				return false;
 			}
 		}
