@@ -25,11 +25,12 @@ CREATE TRIGGER outbox_wakeup AFTER INSERT OR UPDATE OF status, next_attempt_at O
 CREATE FUNCTION nextphone.worker_status(
     OUT worker integer, OUT pid integer, OUT state text, OUT in_flight integer,
     OUT sent bigint, OUT delivered bigint, OUT failed bigint, OUT last_error text,
-    OUT started_at timestamptz, OUT last_cycle_at timestamptz, OUT last_cycle_ms double precision)
+    OUT started_at timestamptz, OUT last_cycle_at timestamptz, OUT last_cycle_ms double precision,
+    OUT database text)
   RETURNS SETOF record
   LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'nextphone_worker_status';
 COMMENT ON FUNCTION nextphone.worker_status() IS
-  'One row per running delivery worker: pid, state, requests in flight, requests sent, delivered and failed since it started, its last error, its last loop';
+  'One row per running delivery worker of the cluster (each database of nextphone.database_name has its own): its number in its database, pid, state, requests in flight, requests sent, delivered and failed since it started, its last error (for another database''s worker, only to pg_read_all_stats), its last loop, its database';
 REVOKE ALL ON FUNCTION nextphone.worker_status() FROM PUBLIC;
 
 CREATE FUNCTION nextphone.retry(id bigint) RETURNS void
