@@ -147,3 +147,18 @@ $$;
 COMMENT ON FUNCTION nextphone.cancel(bigint) IS
   'Stops a pending (or dead) message: it is never sent again unless retried; runs as the owner';
 
+
+-- worker_status() names each worker's database (nextphone.database_name may
+-- list several).  A function's result columns cannot change in place: grants
+-- made on it must be made again after the update.
+DROP FUNCTION nextphone.worker_status();
+CREATE FUNCTION nextphone.worker_status(
+    OUT worker integer, OUT pid integer, OUT state text, OUT in_flight integer,
+    OUT sent bigint, OUT delivered bigint, OUT failed bigint, OUT last_error text,
+    OUT started_at timestamptz, OUT last_cycle_at timestamptz, OUT last_cycle_ms double precision,
+    OUT database text)
+  RETURNS SETOF record
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'nextphone_worker_status';
+COMMENT ON FUNCTION nextphone.worker_status() IS
+  'One row per running delivery worker of the cluster (each database of nextphone.database_name has its own): its number in its database, pid, state, requests in flight, requests sent, delivered and failed since it started, its last error (for another database''s worker, only to pg_read_all_stats), its last loop, its database';
+REVOKE ALL ON FUNCTION nextphone.worker_status() FROM PUBLIC;
