@@ -26,6 +26,30 @@ SELECT nextphone.enqueue('secretCRM', '{"first_name": "John"}') > 0 AS queued;
 SELECT headers, body FROM nextphone.outbox;
 SELECT count(*) AS rows_with_value FROM nextphone.outbox o WHERE o::text LIKE '%sk_live%';
 
+-- Values a caller gave cannot join into a tag that names another secret: an
+-- event's delivery is stored dead with the reason (the lead is kept), an
+-- explicit enqueue is an error.
+SELECT nextphone.set_secret('other_key', 'sk_live_other');
+INSERT INTO nextphone.businesses (receiving_number, owner_name) VALUES ('+15559876543', 'Acme');
+SELECT nextphone.create_webhook('{
+  "type": "http", "tool_name": "contactCRM", "http_method": "POST",
+  "url": "https://crm.example.com/api/contacts",
+  "headers": {"Authorization": "Bearer {{secret.crm_key}}", "X-Contact": "{{first_name}}{{last_name}}"},
+  "body_template": {"name": "{{first_name}}"},
+  "parameters": [{"name": "first_name", "type": "string"}, {"name": "last_name", "type": "string"}],
+  "events": ["lead.created"]
+}') > 0 AS created;
+INSERT INTO nextphone.leads (business_id, first_name, last_name)
+SELECT id, '{', '{secret.other_key}}' FROM nextphone.businesses;
+SELECT status, headers, last_error FROM nextphone.outbox WHERE webhook = 'contactCRM';
+SELECT count(*) AS leads FROM nextphone.leads;
+SELECT nextphone.enqueue('contactCRM', '{"first_name": "{", "last_name": "{secret.other_key}}"}');
+SELECT nextphone.drop_webhook('contactCRM');
+SELECT nextphone.drop_secret('other_key');
+DELETE FROM nextphone.outbox WHERE webhook = 'contactCRM';
+DELETE FROM nextphone.leads;
+DELETE FROM nextphone.businesses;
+
 -- A secret in use cannot be dropped; a secret that is not there neither.
 SELECT nextphone.drop_secret('crm_key');
 SELECT nextphone.drop_webhook('secretCRM');

@@ -31,3 +31,10 @@ SELECT nextphone.render_header('Bearer {{secret.API_KEY}}', '{"secret": {"API_KE
 
 -- With keep_secrets a value cannot smuggle in a tag for the second rendering.
 SELECT nextphone.render_header('Hello {{name}}', '{"name": "{{secret.API_KEY}}"}', keep_secrets => true);
+-- ... nor two values that join into one: next to each other, repeated by a
+-- section, or a value's brace next to a kept tag.
+SELECT nextphone.render_header('{{a}}{{b}}', '{"a": "{", "b": "{secret.API_KEY}}"}', keep_secrets => true);
+SELECT nextphone.render_header('{{#xs}}{{.}}{{/xs}}', '{"xs": ["{", "{secret.API_KEY}}"]}', keep_secrets => true);
+SELECT nextphone.render_header('{{a}}{{secret.API_KEY}}', '{"a": "x{"}', keep_secrets => true);
+-- Braces that form no tag are values like any other.
+SELECT nextphone.render_header('{{a}} {{b}}', '{"a": "{", "b": "}"}', keep_secrets => true);

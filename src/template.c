@@ -864,6 +864,14 @@ render_nodes(TmplRender *r, const TmplNode *node)
 			case TMPL_NODE_VARIABLE:
 				if (r->keep_secrets && TmplIsSecretName(&node->name))
 				{
+					if (r->nsecret_at == r->secret_at_cap)
+					{
+						r->secret_at_cap = Max(8, r->secret_at_cap * 2);
+						r->secret_at = r->secret_at == NULL ?
+							palloc(r->secret_at_cap * sizeof(int)) :
+							repalloc(r->secret_at, r->secret_at_cap * sizeof(int));
+					}
+					r->secret_at[r->nsecret_at++] = r->out->len;
 					appendStringInfo(r->out, "{{%s}}", node->name.name);
 					break;
 				}

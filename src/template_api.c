@@ -83,6 +83,38 @@ report_missing(TmplRender *r)
 }
 
 /*
+ * check_kept_secrets
+ *		With keep_secrets, every "{{" in what was rendered from "start" on
+ *		must be a secret tag the renderer kept.
+ *
+ * Each value is refused if it holds "{{" (render_nodes), but values next to
+ * each other, or repeated by a section, can still join into a tag ("{" and
+ * "{secret.KEY}}"); the worker would then fill in a secret the template
+ * never named.
+ */
+static void
+check_kept_secrets(TmplRender *r, int start)
+{
+	const char *s = r->out->data;
+	int			next = 0;
+
+	for (int i = start; i + 1 < r->out->len; i++)
+	{
+		if (s[i] != '{' || s[i + 1] != '{')
+			continue;
+		while (next < r->nsecret_at && r->secret_at[next] < i)
+			next++;
+		if (next < r->nsecret_at && r->secret_at[next] == i)
+			continue;
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("rendered header value holds \"{{\" outside a secret tag"),
+				errdetail("Values rendered next to each other joined into a tag. Secrets are resolved when the header is sent, so such a value could reveal one."),
+				errhint("Keep braces out of the values of header variables, or separate the tags with literal text."));
+	}
+}
+
+/*
  * TemplateRenderInto
  *		Render a template of any kind, appending to "out".
  */
@@ -94,6 +126,7 @@ TemplateRenderInto(StringInfo out, const char *src, int len, TemplateKind kind,
 	void	   *parsed = TemplateCacheGet(src, len, kind);
 	TmplValue	root;
 	TmplRender	r;
+	int			start = out->len;
 
 	TmplJsonbRoot(vars, &root);
 	TmplRenderInit(&r, &TmplJsonbOps, &root, out);
@@ -115,6 +148,10 @@ TemplateRenderInto(StringInfo out, const char *src, int len, TemplateKind kind,
 	}
 	if (r.nmissing > 0)
 		report_missing(&r);
+	if (keep_secrets)
+		check_kept_secrets(&r, start);
+	if (r.secret_at != NULL)
+		pfree(r.secret_at);
 	pfree(r.stack);
 	if (r.scratch_ready)
 		pfree(r.scratch.data);

@@ -150,6 +150,9 @@ typedef struct TmplRender
 	bool		escape_raw;		/* escape {{{x}}} and {{&x}} too */
 	TmplOnMissing on_missing;
 	bool		keep_secrets;	/* leave {{secret.NAME}} tags for later */
+	int		   *secret_at;		/* where in out each kept tag starts */
+	int			nsecret_at;
+	int			secret_at_cap;
 	StringInfo	out;
 	TmplValue  *stack;			/* the context stack, root first */
 	int			depth;
