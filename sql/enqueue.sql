@@ -217,6 +217,16 @@ DROP FUNCTION outbox_seen() CASCADE;
 DROP TABLE outbox_seen;
 SELECT webhook, status FROM nextphone.outbox WHERE vars ->> 'first_name' = 'Trig' ORDER BY webhook;
 
+-- ... and its constraints: a NOT NULL column added to the outbox is checked
+-- for rows queued by events too (here a lead of no business).
+BEGIN;
+DELETE FROM nextphone.outbox;
+ALTER TABLE nextphone.outbox ALTER COLUMN business_id SET NOT NULL;
+\set VERBOSITY terse
+INSERT INTO nextphone.leads (first_name, email) VALUES ('Nobiz', 'nobiz@example.com');
+\set VERBOSITY default
+ROLLBACK;
+
 -- Clean up.
 DELETE FROM nextphone.outbox;
 DELETE FROM nextphone.leads;

@@ -675,7 +675,8 @@ insert_direct(Relation rel, Datum *given, char *givennulls)
 	if (direct_url_check)
 		tuple = NetguardCheckRowUrl(desc, tuple, RelationGetRelationName(rel));
 
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	/* no range table: index 0, as for a relation opened outside a query */
+	InitResultRelInfo(rri, rel, 0, NULL, 0);
 	ExecOpenIndices(rri, false);
 	slot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
 	ExecStoreHeapTuple(tuple, slot, false);
