@@ -227,6 +227,17 @@ INSERT INTO nextphone.leads (first_name, email) VALUES ('Nobiz', 'nobiz@example.
 \set VERBOSITY default
 ROLLBACK;
 
+-- A webhook row the cache cannot read (written by hand, bypassing
+-- create_webhook's checks) fails every event the same way: the cache is never
+-- left part-read, silently missing the webhooks after the broken one.
+BEGIN;
+UPDATE nextphone.webhooks SET headers = '{"X-A": "\u0000"}' WHERE tool_name = 'needsEmail';
+SAVEPOINT first;
+INSERT INTO nextphone.leads (first_name, email) VALUES ('Broken', 'b1@example.com');
+ROLLBACK TO first;
+INSERT INTO nextphone.leads (first_name, email) VALUES ('Broken', 'b2@example.com');
+ROLLBACK;
+
 -- Clean up.
 DELETE FROM nextphone.outbox;
 DELETE FROM nextphone.leads;

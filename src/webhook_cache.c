@@ -66,9 +66,12 @@ typedef struct NameSlot
 } NameSlot;
 
 /* the business cache: id -> BusinessEntry, in business_context */
+#define BUSINESS_CACHE_SIZE 10000	/* entries, found or not, before a reset */
 static MemoryContext business_context = NULL;
 static bool businesses_valid = false;
 static HTAB *businesses = NULL;
+
+static void load_webhooks_scan(void);
 
 /*
  * invalidate_callback
@@ -219,9 +222,38 @@ parse_params(WebhookEntry *entry, const char *json)
 /*
  * load_webhooks
  *		Read every webhook into a fresh cache.
+ *
+ * An error on the way (a cancel, a statement timeout, out of memory) leaves
+ * the cache empty and invalid, never part-read and taken for whole.
  */
 static void
 load_webhooks(void)
+{
+	MemoryContext callercxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		load_webhooks_scan();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(callercxt);
+		webhooks_valid = false;
+		entries = NULL;
+		nentries = 0;
+		by_name = NULL;
+		MemoryContextReset(cache_context);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+/*
+ * load_webhooks_scan
+ *		load_webhooks()'s work: reset the cache, then read the table.
+ */
+static void
+load_webhooks_scan(void)
 {
 	Relation	rel;
 	TupleDesc	desc;
@@ -474,7 +506,20 @@ BusinessLookup(int64 business_id)
 	BusinessEntry *b;
 	bool		found;
 
-	if (!businesses_valid || businesses == NULL)
+	if (businesses_valid && businesses != NULL)
+	{
+		b = hash_search(businesses, &business_id, HASH_FIND, NULL);
+		if (b != NULL)
+			return b;
+	}
+
+	/*
+	 * Start afresh when invalidated, and when full: the ids come from user
+	 * tables too (webhook_trigger), so the cache must not grow without end.
+	 * No caller keeps an entry across lookups.
+	 */
+	if (!businesses_valid || businesses == NULL ||
+		hash_get_num_entries(businesses) >= BUSINESS_CACHE_SIZE)
 	{
 		HASHCTL		ctl;
 
