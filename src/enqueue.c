@@ -1213,6 +1213,30 @@ check_url(const char *url)
 }
 
 /*
+ * header_is_reserved
+ *		Whether a header name is one a request given whole may not set: the
+ *		Standard Webhooks headers (webhook-id is the message's own) and those
+ *		that frame the request or the connection.  (create_webhook refuses
+ *		the same in a webhook's headers.)
+ */
+static bool
+header_is_reserved(const char *name)
+{
+	static const char *const reserved[] = {
+		"webhook-id", "webhook-timestamp", "webhook-signature",
+		"host", "content-length", "transfer-encoding", "connection",
+		"te", "trailer", "upgrade", "keep-alive", "expect"
+	};
+
+	for (int i = 0; i < lengthof(reserved); i++)
+	{
+		if (pg_strcasecmp(name, reserved[i]) == 0)
+			return true;
+	}
+	return pg_strncasecmp(name, "proxy-", 6) == 0;
+}
+
+/*
  * check_adhoc_headers
  *		Headers given whole: a JSON object of token names and string values
  *		without CR, LF or NUL, and, unless allowed, no {{secret.NAME}} tag
@@ -1244,6 +1268,11 @@ check_adhoc_headers(Jsonb *headers, bool allow_secrets)
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("invalid header name \"%s\" in outbox row", name),
 						 errdetail("A header name is a non-empty HTTP token: letters, digits and !#$%%&'*+-.^_`|~.")));
+			if (header_is_reserved(name))
+				ereport(ERROR,
+						(errcode(ERRCODE_RESERVED_NAME),
+						 errmsg("header \"%s\" in outbox row is set by nextphone", name),
+						 errdetail("The delivery worker sets the Standard Webhooks headers and the connection headers itself.")));
 		}
 		else if (tok == WJB_VALUE)
 		{
