@@ -44,7 +44,9 @@ SELECT status, attempts, next_attempt_at <= now() AS due FROM nextphone.outbox W
 -- ... but not a delivered one, not a missing one, and not one that was never
 -- rendered: there is no request to send.
 SELECT nextphone.retry(:delivered_id);
+\set VERBOSITY sqlstate
 SELECT nextphone.retry(424242);
+\set VERBOSITY default
 SELECT nextphone.retry(:unrendered_id);
 
 -- retry_dead(tool_name): every dead message of a webhook that can be sent,

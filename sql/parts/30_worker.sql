@@ -44,7 +44,7 @@ BEGIN
       INTO st, rendered, why
       FROM nextphone.outbox o WHERE o.id = retry.id FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'message % does not exist', id USING ERRCODE = 'no_data_found';
+        RAISE EXCEPTION 'message % does not exist', id USING ERRCODE = 'undefined_object';
     END IF;
     IF NOT rendered THEN
         RAISE EXCEPTION 'cannot retry message % because it was never rendered', id
@@ -101,7 +101,7 @@ DECLARE
 BEGIN
     SELECT o.status INTO st FROM nextphone.outbox o WHERE o.id = cancel.id FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'message % does not exist', id USING ERRCODE = 'no_data_found';
+        RAISE EXCEPTION 'message % does not exist', id USING ERRCODE = 'undefined_object';
     END IF;
     IF st NOT IN ('pending', 'dead') THEN
         RAISE EXCEPTION 'cannot cancel message % because it is %', id, st
