@@ -162,3 +162,32 @@ CREATE FUNCTION nextphone.worker_status(
 COMMENT ON FUNCTION nextphone.worker_status() IS
   'One row per running delivery worker of the cluster (each database of nextphone.database_name has its own): its number in its database, pid, state, requests in flight, requests sent, delivered and failed since it started, its last error (for another database''s worker, only to pg_read_all_stats), its last loop, its database';
 REVOKE ALL ON FUNCTION nextphone.worker_status() FROM PUBLIC;
+
+-- drop_secret finds a secret's users by the tags their header templates use
+-- (any spelling: {{& secret.X}}, other delimiters), not by a pattern
+CREATE OR REPLACE FUNCTION nextphone.drop_secret(name text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	users text;
+BEGIN
+	SELECT string_agg(format('"%s"', w.tool_name), ', ' ORDER BY w.tool_name) INTO users
+	  FROM nextphone.webhooks w
+	 WHERE EXISTS (SELECT FROM json_each_text(w.headers) AS h (header, template)
+				    WHERE 'secret.' || drop_secret.name = ANY (nextphone.template_variables(h.template)));
+	IF users IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot drop secret "%" because webhooks use it', name
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  DETAIL = format('Webhooks %s use it in their headers.', users),
+				  HINT = 'Change those webhooks first.';
+	END IF;
+	DELETE FROM nextphone.secrets s WHERE s.name = drop_secret.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'secret "%" does not exist', name USING ERRCODE = 'undefined_object';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION nextphone.drop_secret(text) IS
+  'Removes the named secret; refused while a webhook''s headers use it (owner only)';

@@ -50,6 +50,20 @@ DELETE FROM nextphone.outbox WHERE webhook = 'contactCRM';
 DELETE FROM nextphone.leads;
 DELETE FROM nextphone.businesses;
 
+-- A secret is in use however its tag is written; a name is a name, not a
+-- pattern.
+SELECT nextphone.set_secret('amp_key', 'sk_live_amp');
+SELECT nextphone.create_webhook('{
+  "type": "http", "tool_name": "ampCRM", "http_method": "POST",
+  "url": "https://crm.example.com/api/amp",
+  "headers": {"Authorization": "Bearer {{& secret.amp_key}}", "X-Other": "{{=<% %>=}}<% secret.amp_key %>"},
+  "body_template": {"ok": true}
+}') > 0 AS created;
+SELECT nextphone.drop_secret('amp_key');
+SELECT nextphone.drop_secret('.*');
+SELECT nextphone.drop_webhook('ampCRM');
+SELECT nextphone.drop_secret('amp_key');
+
 -- A secret in use cannot be dropped; a secret that is not there neither.
 SELECT nextphone.drop_secret('crm_key');
 SELECT nextphone.drop_webhook('secretCRM');

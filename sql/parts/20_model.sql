@@ -57,7 +57,8 @@ DECLARE
 BEGIN
 	SELECT string_agg(format('"%s"', w.tool_name), ', ' ORDER BY w.tool_name) INTO users
 	  FROM nextphone.webhooks w
-	 WHERE w.headers::text ~ ('\{\{\s*secret\.' || drop_secret.name || '\s*\}\}');
+	 WHERE EXISTS (SELECT FROM json_each_text(w.headers) AS h (header, template)
+				    WHERE 'secret.' || drop_secret.name = ANY (nextphone.template_variables(h.template)));
 	IF users IS NOT NULL THEN
 		RAISE EXCEPTION 'cannot drop secret "%" because webhooks use it', name
 			USING ERRCODE = 'dependent_objects_still_exist',
