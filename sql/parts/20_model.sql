@@ -503,11 +503,8 @@ DECLARE
 	w nextphone.webhooks := nextphone.webhook_from_config(config, business_id);
 	id bigint;
 BEGIN
-	IF EXISTS (SELECT FROM nextphone.webhooks x WHERE x.tool_name = w.tool_name) THEN
-		RAISE EXCEPTION 'webhook "%" already exists', w.tool_name
-			USING ERRCODE = 'duplicate_object',
-				  HINT = 'Use nextphone.update_webhook() to change it.';
-	END IF;
+	-- ON CONFLICT: a webhook of the same name created at the same time by
+	-- another session gets the same error as one created before
 	INSERT INTO nextphone.webhooks
 		(business_id, type, tool_name, description, http_method, url, headers,
 		 body_template, parameters, events, enabled, signing_secret, timeout_ms,
@@ -516,7 +513,13 @@ BEGIN
 		(w.business_id, w.type, w.tool_name, w.description, w.http_method, w.url, w.headers,
 		 w.body_template, w.parameters, w.events, w.enabled, w.signing_secret, w.timeout_ms,
 		 w.max_attempts, w.retry_schedule, w.ordered, w.rate_limit_per_second)
+	ON CONFLICT (tool_name) DO NOTHING
 	RETURNING webhooks.id INTO id;
+	IF id IS NULL THEN
+		RAISE EXCEPTION 'webhook "%" already exists', w.tool_name
+			USING ERRCODE = 'duplicate_object',
+				  HINT = 'Use nextphone.update_webhook() to change it.';
+	END IF;
 	RETURN id;
 END
 $$;
