@@ -593,11 +593,14 @@ direct_prepare(Relation rel)
 		Trigger    *t = &trigdesc->triggers[i];
 
 		if (!TRIGGER_FOR_ROW(t->tgtype) || !TRIGGER_FOR_BEFORE(t->tgtype) ||
-			!TRIGGER_FOR_INSERT(t->tgtype) || strcmp(t->tgname, "outbox_prepare") == 0)
+			!TRIGGER_FOR_INSERT(t->tgtype))
 			continue;
-		if (strcmp(t->tgname, "outbox_url_check") == 0)
-			direct_url_check = (t->tgenabled != TRIGGER_DISABLED);
-		else
+		/* the two known triggers as created, or the general path */
+		if (strcmp(t->tgname, "outbox_url_check") == 0 &&
+			t->tgenabled == TRIGGER_FIRES_ON_ORIGIN)
+			direct_url_check = true;
+		else if (strcmp(t->tgname, "outbox_prepare") != 0 ||
+				 t->tgenabled != TRIGGER_FIRES_ON_ORIGIN)
 		{
 			direct_relid = RelationGetRelid(rel);
 			return false;
@@ -762,7 +765,9 @@ enqueue_internal(int n, int64 *ids, const char *tool_name, int64 business_id,
 													   get_namespace_oid("nextphone", false)),
 									 RowExclusiveLock);
 
-		if (direct_prepare(rel))
+		/* in replica mode the outbox's own triggers decide whether they fire */
+		if (SessionReplicationRole == SESSION_REPLICATION_ROLE_ORIGIN &&
+			direct_prepare(rel))
 		{
 			for (int i = 0; i < n; i++)
 			{
