@@ -73,6 +73,12 @@ static const char *claim_sql =
  * The webhooks with a policy of their own and due rows, locked; with how
  * many rows their rate limit allows now, whether a circuit probe is due, and
  * (ordered) the head of their queue when it is due and nothing is in flight.
+ *
+ * The due-row test is a subquery with LIMIT, which the planner keeps as a
+ * per-webhook probe: as an EXISTS it may become a semi-join that reads every
+ * due row of the queue, and the plan is kept for the life of the worker,
+ * made when the queue was perhaps empty.  This statement runs before every
+ * claim, usually with no such webhook at all.
  */
 static const char *special_sql =
 "SELECT w.id,"
@@ -89,8 +95,9 @@ static const char *special_sql =
 "         ORDER BY h.id LIMIT 1)"
 "  FROM nextphone.webhooks w"
 " WHERE w.enabled AND (w.ordered OR w.rate_limit_per_second IS NOT NULL OR w.circuit_state <> 'closed')"
-"   AND EXISTS (SELECT 1 FROM nextphone.outbox p"
-"                WHERE p.webhook_id = w.id AND p.status = 'pending' AND p.next_attempt_at <= now())"
+"   AND (SELECT true FROM nextphone.outbox p"
+"         WHERE p.webhook_id = w.id AND p.status = 'pending' AND p.next_attempt_at <= now()"
+"         LIMIT 1)"
 " ORDER BY w.id"
 "   FOR NO KEY UPDATE OF w SKIP LOCKED";
 
