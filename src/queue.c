@@ -30,6 +30,7 @@
 #include "utils/array.h"
 #include "utils/fmgroids.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -40,9 +41,7 @@
 /* The columns every claim returns, in this order */
 #define CLAIM_RETURNING \
 	" RETURNING o.id, coalesce(o.webhook_id, 0), o.attempts + 1, o.msg_id," \
-	"  o.method, o.url, o.body," \
-	"  ARRAY(SELECT h.key || ': ' || coalesce(h.value, '')" \
-	"          FROM pg_catalog.json_each_text(o.headers::json) h)," \
+	"  o.method, o.url, o.body, o.headers," \
 	"  coalesce(w.timeout_ms, 0)," \
 	"  CASE WHEN w.id IS NOT NULL THEN nextphone.signing_secrets(w) END"
 
@@ -467,6 +466,66 @@ queue_resolve_secrets(const char *line, List *secrets, char **error)
 }
 
 /*
+ * queue_header_lines
+ *		Append a job's header lines ("Name: value") from the outbox row's
+ *		headers object, as json_each_text() would give them: a string value
+ *		unquoted, null as nothing, anything else as its JSON text.  (Done here
+ *		rather than in the claim: a set-returning function per claimed row
+ *		was a tenth of the claim's cost.)
+ */
+static void
+queue_header_lines(QueueJob *job, Jsonb *jb, bool *any_tags)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	StringInfoData line;
+
+	if (!JB_ROOT_IS_OBJECT(jb))
+		return;
+	initStringInfo(&line);
+	it = JsonbIteratorInit(&jb->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			resetStringInfo(&line);
+			appendBinaryStringInfo(&line, v.val.string.val, v.val.string.len);
+			appendStringInfoString(&line, ": ");
+		}
+		else if (tok == WJB_VALUE)
+		{
+			switch (v.type)
+			{
+				case jbvNull:
+					break;
+				case jbvString:
+					appendBinaryStringInfo(&line, v.val.string.val, v.val.string.len);
+					break;
+				case jbvBool:
+					appendStringInfoString(&line, v.val.boolean ? "true" : "false");
+					break;
+				case jbvNumeric:
+					appendStringInfoString(&line,
+										   DatumGetCString(DirectFunctionCall1(numeric_out,
+																	   NumericGetDatum(v.val.numeric))));
+					break;
+				case jbvBinary:
+					(void) JsonbToCString(&line, v.val.binary.data, v.val.binary.len);
+					break;
+				default:
+					elog(ERROR, "unexpected jsonb value type %d in the headers of message " INT64_FORMAT,
+						 (int) v.type, job->id);
+			}
+			if (strstr(line.data, "{{") != NULL)
+				*any_tags = true;
+			job->headers = lappend(job->headers, pstrdup(line.data));
+		}
+	}
+	pfree(line.data);
+}
+
+/*
  * queue_take_jobs
  *		Append the rows a claim returned to *jobs, copied into the caller's
  *		memory context.
@@ -511,18 +570,7 @@ queue_take_jobs(List **jobs, bool *any_tags)
 
 		d = SPI_getbinval(tup, desc, 8, &isnull);
 		if (!isnull)
-		{
-			arr = DatumGetArrayTypeP(d);
-			deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
-			for (int k = 0; k < nelems; k++)
-			{
-				char	   *line = TextDatumGetCString(elems[k]);
-
-				if (strstr(line, "{{") != NULL)
-					*any_tags = true;
-				job->headers = lappend(job->headers, line);
-			}
-		}
+			queue_header_lines(job, DatumGetJsonbP(d), any_tags);
 		*jobs = lappend(*jobs, job);
 		MemoryContextSwitchTo(old);
 	}

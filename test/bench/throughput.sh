@@ -89,7 +89,7 @@ cpu0=$(cpu_of)
 stats() { psql -c "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = 'postgres') || ' ' || pg_current_wal_lsn()"; }
 stats0=$(stats)
 if [ -n "${PERF:-}" ]; then	# PERF=file: a perf profile of the workers
-	perf record -g -o "$PERF" -p "$(echo $pids | tr ' ' ,)" >/dev/null 2>&1 &
+	perf record ${PERF_OPTS:--g} -o "$PERF" -p "$(echo $pids | tr ' ' ,)" >/dev/null 2>&1 &
 	perfpid=$!
 	sleep 0.5
 fi
