@@ -281,7 +281,7 @@ queue_begin(const char *activity)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+		elog(ERROR, "could not connect to the SPI manager");
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, activity);
 }
@@ -370,13 +370,15 @@ QueueReclaim(const QueuePolicy *policy, bool own_too)
 	Oid			types[2] = {BOOLOID, INT4OID};
 	Datum		values[2];
 	uint64		n;
+	int			ret;
 
 	queue_begin("nextphone: reclaim expired leases");
 	values[0] = BoolGetDatum(own_too);
 	values[1] = Int32GetDatum(policy->worker_number);
-	if (SPI_execute_plan(queue_prepare(&reclaim_plan, reclaim_sql, 2, types),
-						 values, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not reclaim expired leases");
+	ret = SPI_execute_plan(queue_prepare(&reclaim_plan, reclaim_sql, 2, types),
+						   values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "could not reclaim expired leases: %s", SPI_result_code_string(ret));
 	n = SPI_processed;
 	queue_end();
 	return n;
@@ -391,8 +393,10 @@ queue_load_secrets(void)
 {
 	List	   *secrets = NIL;
 
-	if (SPI_execute(secrets_sql, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read secrets");
+	int			ret = SPI_execute(secrets_sql, true, 0);
+
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read secrets: %s", SPI_result_code_string(ret));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
@@ -593,13 +597,15 @@ QueueClaim(const QueuePolicy *policy, int limit)
 	int		   *special_allow;
 	int64	   *special_head;
 	bool	   *special_probe;
+	int			ret;
 
 	queue_begin("nextphone: claim due messages");
 
 	/* webhooks with a policy of their own, one at a time */
-	if (SPI_execute_plan(queue_prepare(&special_plan, special_sql, 0, NULL),
-						 NULL, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not list webhooks to claim for");
+	ret = SPI_execute_plan(queue_prepare(&special_plan, special_sql, 0, NULL),
+						   NULL, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not list webhooks to claim for: %s", SPI_result_code_string(ret));
 	nspecial = (int) SPI_processed;
 	special_ids = palloc(sizeof(int64) * (nspecial + 1));
 	special_allow = palloc(sizeof(int) * (nspecial + 1));
@@ -650,9 +656,10 @@ QueueClaim(const QueuePolicy *policy, int limit)
 		values[3] = Int64GetDatum(special_ids[i]);
 		values[4] = Int64GetDatum(special_head[i]);
 		nulls[4] = special_head[i] ? ' ' : 'n';
-		if (SPI_execute_plan(queue_prepare(&claim_webhook_plan, claim_webhook_sql, 5, types),
-							 values, nulls, false, 0) != SPI_OK_UPDATE_RETURNING)
-			elog(ERROR, "could not claim due messages");
+		ret = SPI_execute_plan(queue_prepare(&claim_webhook_plan, claim_webhook_sql, 5, types),
+							   values, nulls, false, 0);
+		if (ret != SPI_OK_UPDATE_RETURNING)
+			elog(ERROR, "could not claim due messages: %s", SPI_result_code_string(ret));
 		queue_take_jobs(&jobs, &any_tags);
 		claimed = list_length(jobs) - before;
 		if (claimed > 0)
@@ -663,9 +670,11 @@ QueueClaim(const QueuePolicy *policy, int limit)
 			v2[0] = Int64GetDatum(special_ids[i]);
 			v2[1] = Int32GetDatum(claimed);
 			v2[2] = Int32GetDatum(policy->circuit_probe_ms);
-			if (SPI_execute_plan(queue_prepare(&claimed_webhook_plan, claimed_webhook_sql, 3, t2),
-								 v2, NULL, false, 0) != SPI_OK_UPDATE)
-				elog(ERROR, "could not update a webhook's rate allowance");
+			ret = SPI_execute_plan(queue_prepare(&claimed_webhook_plan, claimed_webhook_sql, 3, t2),
+								   v2, NULL, false, 0);
+			if (ret != SPI_OK_UPDATE)
+				elog(ERROR, "could not update the rate allowance of a webhook: %s",
+					 SPI_result_code_string(ret));
 		}
 	}
 
@@ -675,9 +684,10 @@ QueueClaim(const QueuePolicy *policy, int limit)
 		values[0] = Int32GetDatum(limit - list_length(jobs));
 		values[1] = Int32GetDatum(policy->worker_number);
 		values[2] = Int32GetDatum(policy->default_timeout_ms);
-		if (SPI_execute_plan(queue_prepare(&claim_plan, claim_sql, 3, types),
-							 values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
-			elog(ERROR, "could not claim due messages");
+		ret = SPI_execute_plan(queue_prepare(&claim_plan, claim_sql, 3, types),
+							   values, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE_RETURNING)
+			elog(ERROR, "could not claim due messages: %s", SPI_result_code_string(ret));
 		queue_take_jobs(&jobs, &any_tags);
 	}
 
@@ -721,12 +731,14 @@ QueueNextDue(const QueuePolicy *policy)
 	TimestampTz result = 0;
 	bool		isnull;
 	Datum		d;
+	int			ret;
 
 	queue_begin("nextphone: find the next due message");
 	/* not read-only: it must see the outcomes recorded in this step */
-	if (SPI_execute_plan(queue_prepare(&next_due_plan, next_due_sql, 0, NULL),
-						 NULL, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not find the next due message");
+	ret = SPI_execute_plan(queue_prepare(&next_due_plan, next_due_sql, 0, NULL),
+						   NULL, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not find the next due message: %s", SPI_result_code_string(ret));
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)
 		result = DatumGetTimestampTz(d);
@@ -785,6 +797,7 @@ QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n)
 	Oid			coltypes[9] = {INT8OID, TEXTOID, INT4OID, TEXTOID, FLOAT8OID,
 	TIMESTAMPTZOID, FLOAT8OID, TEXTOID, TEXTOID};
 	Oid			lock_types[1] = {INT8ARRAYOID};
+	int			ret;
 
 	if (n == 0)
 		return;
@@ -828,12 +841,15 @@ QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n)
 	values[12] = Int32GetDatum(policy->disable_after_s);
 	values[13] = Int32GetDatum(policy->worker_number);
 
-	if (SPI_execute_plan(queue_prepare(&lock_webhooks_plan, lock_webhooks_sql, 1, lock_types),
-						 values, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not lock the webhooks of finished messages");
-	if (SPI_execute_plan(queue_prepare(&record_plan, record_sql, 14, types),
-						 values, NULL, false, 0) < 0)
-		elog(ERROR, "could not record delivery outcomes");
+	ret = SPI_execute_plan(queue_prepare(&lock_webhooks_plan, lock_webhooks_sql, 1, lock_types),
+						   values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not lock the webhooks of finished messages: %s",
+			 SPI_result_code_string(ret));
+	ret = SPI_execute_plan(queue_prepare(&record_plan, record_sql, 14, types),
+						   values, NULL, false, 0);
+	if (ret < 0)
+		elog(ERROR, "could not record delivery outcomes: %s", SPI_result_code_string(ret));
 
 	queue_end();
 }
@@ -848,12 +864,14 @@ QueuePurge(const QueuePolicy *policy)
 	Oid			types[1] = {INT4OID};
 	Datum		values[1];
 	uint64		n;
+	int			ret;
 
 	queue_begin("nextphone: purge delivered messages");
 	values[0] = Int32GetDatum(policy->retention_s);
-	if (SPI_execute_plan(queue_prepare(&purge_plan, purge_sql, 1, types),
-						 values, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not purge delivered messages");
+	ret = SPI_execute_plan(queue_prepare(&purge_plan, purge_sql, 1, types),
+						   values, NULL, false, 0);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "could not purge delivered messages: %s", SPI_result_code_string(ret));
 	n = SPI_processed;
 	queue_end();
 	return n;

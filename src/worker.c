@@ -656,8 +656,9 @@ NextphoneWorkerMain(Datum main_arg)
 
 		if (n > 0)
 			ereport(LOG,
-					(errmsg("nextphone delivery worker %d put back %llu interrupted deliveries",
-							number + 1, (unsigned long long) n)));
+					(errmsg_plural("nextphone delivery worker %d put back %llu interrupted delivery",
+								   "nextphone delivery worker %d put back %llu interrupted deliveries",
+								   n, number + 1, (unsigned long long) n)));
 	}
 	next_reclaim = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), RECLAIM_INTERVAL_MS);
 	next_purge = GetCurrentTimestamp();
