@@ -8,7 +8,36 @@
 # all are delivered, the rate, the workers' CPU seconds and peak RSS; then,
 # with LATENCY=1 (default), 200 single enqueues one by one, reporting the
 # commit -> receiver latency p50/p99 (nginx's log has microsecond times).
+#
+# TABLE=1 runs the table of the issue instead: max_concurrency 8, 64 and 256
+# with 1 and 2 workers (each on a fresh server, no latency part), then the
+# latency part once with the given settings, and prints a summary.
+#
+# For profiling: PERF=file records a perf profile of the workers during the
+# throughput part (PERF_OPTS, default -g, are perf record's options), and
+# PGSS=1 preloads pg_stat_statements and prints the workers' statements.
+# The transactions and WAL bytes of the throughput part are always printed.
 set -euo pipefail
+if [ "${TABLE:-0}" = 1 ]; then
+	self=$(readlink -f "$0")
+	summary=$(mktemp)
+	for w in 1 2; do
+		for c in 8 64 256; do
+			out=$(TABLE=0 LATENCY=0 bash "$self" "${1:-50000}" "$c" "$w")
+			echo "$out"
+			rate=$(sed -n 's/.*: \([0-9]*\) deliveries\/s/\1/p' <<<"$out")
+			cpu=$(sed -n 's/worker CPU: \(.*\) s/\1/p' <<<"$out")
+			rss=$(sed -n 's/.*peak RSS: \([0-9]*\) kB/\1/p' <<<"$out" | sort -n | tail -1)
+			printf '%-8s %-8s %12s %14s %16s\n' "$c" "$w" "$rate" "$cpu" "$rss" >> "$summary"
+		done
+	done
+	TABLE=0 bash "$self" "${1:-50000}" "${2:-64}" "${3:-1}" | grep -A1 '== latency'
+	echo "== summary: ${1:-50000} rows"
+	printf '%-8s %-8s %12s %14s %16s\n' conc workers deliveries/s "worker CPU s" "peak RSS kB"
+	cat "$summary"
+	rm -f "$summary"
+	exit 0
+fi
 N=${1:-50000}
 CONC=${2:-64}
 WORKERS=${3:-1}
