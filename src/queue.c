@@ -143,6 +143,12 @@ static const char *next_due_sql =
 "                     CASE WHEN w.rate_limit_per_second IS NOT NULL THEN w.rate_limit_tat END AS tat) q"
 "    WHERE w.enabled AND (w.ordered OR w.rate_limit_per_second IS NOT NULL OR w.circuit_state <> 'closed')))";
 
+/* Give back leased rows that were never sent */
+static const char *release_sql =
+"UPDATE nextphone.outbox"
+"   SET status = 'pending', lease_until = NULL, leased_by = NULL"
+" WHERE id = ANY ($1) AND status = 'sending' AND leased_by = $2";
+
 static const char *reclaim_sql =
 "UPDATE nextphone.outbox"
 "   SET status = 'pending', lease_until = NULL, leased_by = NULL"
@@ -254,6 +260,7 @@ static SPIPlanPtr claim_webhook_plan = NULL;
 static SPIPlanPtr claimed_webhook_plan = NULL;
 static SPIPlanPtr next_due_plan = NULL;
 static SPIPlanPtr reclaim_plan = NULL;
+static SPIPlanPtr release_plan = NULL;
 static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr lock_webhooks_plan = NULL;
 static SPIPlanPtr purge_plan = NULL;
@@ -382,6 +389,34 @@ QueueReclaim(const QueuePolicy *policy, bool own_too)
 	n = SPI_processed;
 	queue_end();
 	return n;
+}
+
+/*
+ * QueueRelease
+ *		Put back to pending n rows this worker claimed and did not send.
+ */
+void
+QueueRelease(const QueuePolicy *policy, const int64 *ids, int n)
+{
+	Oid			types[2] = {INT8ARRAYOID, INT4OID};
+	Datum		values[2];
+	Datum	   *elems;
+	int			ret;
+
+	if (n == 0)
+		return;
+	queue_begin("nextphone: release unsent claims");
+	elems = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(ids[i]);
+	values[0] = PointerGetDatum(construct_array(elems, n, INT8OID, sizeof(int64),
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[1] = Int32GetDatum(policy->worker_number);
+	ret = SPI_execute_plan(queue_prepare(&release_plan, release_sql, 2, types),
+						   values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "could not release unsent claims: %s", SPI_result_code_string(ret));
+	queue_end();
 }
 
 /*
@@ -582,10 +617,12 @@ queue_take_jobs(List **jobs, bool *any_tags)
 
 /*
  * QueueClaim
- *		Claim up to limit due rows, commit, and return them as QueueJobs.
+ *		Claim up to limit due rows, and return them as QueueJobs; rows of
+ *		webhooks with a policy of their own (ordered, rate-limited, circuit
+ *		probe) only up to limit_now, the rows that will be sent at once.
  */
 List *
-QueueClaim(const QueuePolicy *policy, int limit)
+QueueClaim(const QueuePolicy *policy, int limit_now, int limit)
 {
 	Oid			types[5] = {INT4OID, INT4OID, INT4OID, INT8OID, INT8OID};
 	Datum		values[5];
@@ -643,14 +680,14 @@ QueueClaim(const QueuePolicy *policy, int limit)
 		special_allow[i] = allow;
 	}
 
-	for (int i = 0; i < nspecial && list_length(jobs) < limit; i++)
+	for (int i = 0; i < nspecial && list_length(jobs) < Min(limit_now, limit); i++)
 	{
 		int			before = list_length(jobs);
 		int			claimed;
 
 		if (special_allow[i] <= 0)
 			continue;
-		values[0] = Int32GetDatum(Min(special_allow[i], limit - before));
+		values[0] = Int32GetDatum(Min(special_allow[i], Min(limit_now, limit) - before));
 		values[1] = Int32GetDatum(policy->worker_number);
 		values[2] = Int32GetDatum(policy->default_timeout_ms);
 		values[3] = Int64GetDatum(special_ids[i]);
