@@ -10,10 +10,16 @@ EXTENSION = nextphone
 MODULE_big = nextphone
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-# The install script of each version is assembled from sql/parts/, in name
-# order; upgrade scripts (nextphone--X.Y--X.Z.sql) are kept as written.
-DATA_built = sql/nextphone--0.1.sql
-DATA = $(filter-out $(DATA_built),$(wildcard sql/nextphone--*--*.sql))
+# The install script of the current version (default_version in
+# nextphone.control) is assembled from sql/parts/, in name order.  The install
+# scripts of released versions and the upgrade scripts between versions
+# (nextphone--X.Y--X.Z.sql) are kept as written: when a version is released,
+# its assembled script is committed as it is, and every later change to
+# sql/parts/ is also written into the upgrade script to the next version
+# (test/t/050_upgrade.pl checks that both ways end up the same).
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(srcdir)/nextphone.control)
+DATA_built = sql/nextphone--$(EXTVERSION).sql
+DATA = $(filter-out $(DATA_built),$(wildcard sql/nextphone--*.sql))
 
 # Every sql/*.sql that is not an install or upgrade script is a pg_regress
 # test; each one creates the extension itself if it needs to.
@@ -25,7 +31,7 @@ TAP_TESTS = 1
 PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
 EXTRA_CLEAN = tmp_check_regress test/fuzz/fuzz_template
 
-PG_CPPFLAGS = -I$(srcdir)/src
+PG_CPPFLAGS = -I$(srcdir)/src -DNEXTPHONE_VERSION=\"$(EXTVERSION)\"
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 SHLIB_LINK = -lcurl
 
@@ -33,7 +39,7 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-sql/nextphone--0.1.sql: $(sort $(wildcard sql/parts/*.sql))
+$(DATA_built): $(sort $(wildcard sql/parts/*.sql))
 	cat $^ > $@
 
 .PHONY: fuzz fuzz-run

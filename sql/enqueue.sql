@@ -40,9 +40,10 @@ VALUES ('submitLeadToCRM', '{"first_name": "John \"Johnny\"", "caller_number": "
 		"email": "john@example.com", "message": "Needs roof inspection"}')
 RETURNING webhook, status, method, url, headers, body;
 
--- Each row has a message id (msg_ and a random URL-safe id) that is its
--- idempotency key: sent as webhook-id on every attempt.
-SELECT msg_id ~ '^msg_[A-Za-z0-9_-]{20,}$' AS msg_id_form, count(*) OVER () AS n
+-- Each row has a message id that is its idempotency key, sent as webhook-id
+-- on every attempt: msg_, the time in milliseconds (12 hex digits) so ids
+-- sort by creation, and 80 random bits (20 hex digits).
+SELECT msg_id ~ '^msg_[0-9a-f]{32}$' AS msg_id_form, count(*) OVER () AS n
   FROM nextphone.outbox;
 
 -- 2. enqueue() does the same as a function and returns the row's id.

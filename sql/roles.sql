@@ -31,7 +31,8 @@ GRANT SELECT ON nextphone.message_status TO regress_nextphone_app;
 -- view), without secrets, variables or bodies.
 CREATE ROLE regress_nextphone_report NOLOGIN;
 GRANT USAGE ON SCHEMA nextphone TO regress_nextphone_report;
-GRANT SELECT ON nextphone.message_status TO regress_nextphone_report;
+GRANT SELECT ON nextphone.message_status, nextphone.webhook_health TO regress_nextphone_report;
+GRANT EXECUTE ON FUNCTION nextphone.worker_status() TO regress_nextphone_report;
 
 -- A role with no grant at all.
 CREATE ROLE regress_nextphone_nobody NOLOGIN;
@@ -67,7 +68,10 @@ SELECT o.event, o.status, o.headers, w.signing_secret IS NOT NULL AS signed
 
 SET ROLE regress_nextphone_report;
 SELECT webhook, event, status, attempts FROM nextphone.message_status ORDER BY id;
+SELECT tool_name, health, queued FROM nextphone.webhook_health;
+SELECT count(*) >= 0 AS may_ask FROM nextphone.worker_status();
 SELECT * FROM nextphone.outbox;
+SELECT signing_secret FROM nextphone.webhooks;
 SELECT * FROM nextphone.secrets;
 SELECT * FROM nextphone.calls;
 SELECT nextphone.record_call('{"caller_number": "+15551234567", "receiving_number": "+15559876543"}');

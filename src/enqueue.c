@@ -59,6 +59,7 @@
 #include "utils/timestamp.h"
 
 #include "nextphone.h"
+#include "netguard.h"
 #include "webhook_cache.h"
 #include "template.h"
 
@@ -249,6 +250,24 @@ push_timestamptz(JsonbParseState **state, const char *key, Datum value)
 	char	   *buf = palloc(MAXDATELEN + 1);
 
 	push_text(state, key, JsonEncodeDateTime(buf, value, TIMESTAMPTZOID, NULL));
+}
+
+/*
+ * push_business
+ *		Add the built-in variables of a business (none when it is not
+ *		known): business_id, receiving_number, owner_name, website,
+ *		booking_url.
+ */
+static void
+push_business(JsonbParseState **state, BusinessEntry *business)
+{
+	if (business == NULL || !business->found)
+		return;
+	push_int8(state, "business_id", business->id);
+	push_text(state, "receiving_number", business->receiving_number);
+	push_text(state, "owner_name", business->owner_name);
+	push_text(state, "website", business->website);
+	push_text(state, "booking_url", business->booking_url);
 }
 
 /*
@@ -511,15 +530,19 @@ static HeapTuple prepare_row(TupleDesc desc, HeapTuple tuple);
  * does, the event path inserts its rows with the table AM and the index AM
  * directly, firing the outbox's statement and AFTER ROW triggers (the
  * worker's wake-up) as an INSERT would, and evaluating the column defaults
- * from expressions prepared once per session.  A table this path does not
- * know how to fill (another BEFORE ROW trigger, CHECK constraints, generated
- * columns, transition tables, partitions) is filled through SPI instead.
+ * from expressions prepared once per session.  Its two BEFORE ROW triggers
+ * are applied as the functions they call: outbox_prepare (prepare_row) and
+ * outbox_url_check (NetguardCheckRowUrl), in that order, as they fire.  A
+ * table this path does not know how to fill (another BEFORE ROW trigger,
+ * CHECK constraints, generated columns, transition tables, partitions) is
+ * filled through SPI instead.
  */
 static Oid	direct_relid = InvalidOid;	/* the outbox the state below is for */
 static bool direct_usable = false;
 static MemoryContext direct_context = NULL;
 static ExprState **direct_defaults = NULL;	/* per column; NULL: none */
 static int	direct_cols[OC_COUNT];
+static bool direct_url_check = false;	/* outbox_url_check is enabled */
 
 /*
  * direct_invalidate
@@ -549,6 +572,7 @@ direct_prepare(Relation rel)
 		return direct_usable;
 
 	direct_usable = false;
+	direct_url_check = false;
 	if (direct_context == NULL)
 		direct_context = AllocSetContextCreate(CacheMemoryContext,
 											   "nextphone outbox defaults",
@@ -568,8 +592,12 @@ direct_prepare(Relation rel)
 	{
 		Trigger    *t = &trigdesc->triggers[i];
 
-		if (TRIGGER_FOR_ROW(t->tgtype) && TRIGGER_FOR_BEFORE(t->tgtype) &&
-			TRIGGER_FOR_INSERT(t->tgtype) && strcmp(t->tgname, "outbox_prepare") != 0)
+		if (!TRIGGER_FOR_ROW(t->tgtype) || !TRIGGER_FOR_BEFORE(t->tgtype) ||
+			!TRIGGER_FOR_INSERT(t->tgtype) || strcmp(t->tgname, "outbox_prepare") == 0)
+			continue;
+		if (strcmp(t->tgname, "outbox_url_check") == 0)
+			direct_url_check = (t->tgenabled != TRIGGER_DISABLED);
+		else
 		{
 			direct_relid = RelationGetRelid(rel);
 			return false;
@@ -644,6 +672,8 @@ insert_direct(Relation rel, Datum *given, char *givennulls)
 		nulls[direct_cols[given_cols[k]]] = givennulls[k] == 'n';
 	}
 	tuple = prepare_row(desc, heap_form_tuple(desc, values, nulls));
+	if (direct_url_check)
+		tuple = NetguardCheckRowUrl(desc, tuple, RelationGetRelationName(rel));
 
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	ExecOpenIndices(rri, false);
@@ -824,7 +854,7 @@ fire_lead_created(PG_FUNCTION_ARGS)
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	if (business_id != 0)
-		BusinessPushVariables(&state, BusinessLookup(business_id));
+		push_business(&state, BusinessLookup(business_id));
 	call_id = row_int8(&r, "call_id");
 	if (call_id != 0)
 		push_call_by_id(&state, call_id);
@@ -877,7 +907,7 @@ fire_call_completed(PG_FUNCTION_ARGS)
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	if (business_id != 0)
-		BusinessPushVariables(&state, BusinessLookup(business_id));
+		push_business(&state, BusinessLookup(business_id));
 	push_call_variables(&state, &r);
 	push_text(&state, "event", "call.completed");
 
@@ -971,7 +1001,7 @@ webhook_trigger(PG_FUNCTION_ARGS)
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	if (business_id != 0)
-		BusinessPushVariables(&state, BusinessLookup(business_id));
+		push_business(&state, BusinessLookup(business_id));
 	push_pairs(&state, row_to_jsonb(tuple, RelationGetDescr(rel)));
 	push_text(&state, "event", event);
 
@@ -1198,7 +1228,8 @@ check_adhoc_headers(Jsonb *headers, bool allow_secrets)
 	if (!JB_ROOT_IS_OBJECT(headers) || JB_ROOT_IS_SCALAR(headers))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("outbox headers must be a JSON object")));
+				 errmsg("outbox headers must be a JSON object"),
+				 errhint("Give the headers as an object of names and string values, such as '{\"Content-Type\": \"application/json\"}'.")));
 	it = JsonbIteratorInit(&headers->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
@@ -1210,20 +1241,23 @@ check_adhoc_headers(Jsonb *headers, bool allow_secrets)
 					   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != v.val.string.len)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid header name \"%s\" in outbox row", name)));
+						 errmsg("invalid header name \"%s\" in outbox row", name),
+						 errdetail("A header name is a non-empty HTTP token: letters, digits and !#$%%&'*+-.^_`|~.")));
 		}
 		else if (tok == WJB_VALUE)
 		{
 			if (v.type != jbvString)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("value of header \"%s\" in outbox row must be a JSON string", name)));
+						 errmsg("value of header \"%s\" in outbox row must be a JSON string", name),
+						 errhint("Quote numbers and other values: \"%s\": \"42\".", name)));
 			if (memchr(v.val.string.val, '\r', v.val.string.len) ||
 				memchr(v.val.string.val, '\n', v.val.string.len) ||
 				memchr(v.val.string.val, '\0', v.val.string.len))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("value of header \"%s\" in outbox row holds a line break", name)));
+						 errmsg("value of header \"%s\" in outbox row holds a line break", name),
+						 errdetail("Header values cannot contain CR or LF; they are refused, not stripped.")));
 			if (!allow_secrets && count_secret_tags(v.val.string.val, v.val.string.len) > 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -1262,7 +1296,8 @@ check_request(Datum *values, bool *nulls, bool allow_secrets,
 				 errmsg("body of outbox row is too large"),
 				 errdetail("It has %zu bytes; nextphone.max_body_size is %d.",
 						   VARSIZE_ANY_EXHDR(DatumGetPointer(values[OC_BODY])),
-						   nextphone_max_body_size)));
+						   nextphone_max_body_size),
+				 errhint("Send less, or raise nextphone.max_body_size.")));
 }
 
 /*
@@ -1277,7 +1312,7 @@ variables_for(int64 business_id, Jsonb *vars, const char *event)
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	if (business_id != 0)
-		BusinessPushVariables(&state, BusinessLookup(business_id));
+		push_business(&state, BusinessLookup(business_id));
 	push_pairs(&state, vars);
 	if (event != NULL)
 		push_text(&state, "event", event);
@@ -1375,7 +1410,8 @@ prepare_row(TupleDesc desc, HeapTuple tuple)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("webhook id " INT64_FORMAT " is not webhook \"%s\"",
-							webhook->id, name)));
+							webhook->id, name),
+					 errhint("Give the webhook's tool name or its id; when both are given they must name the same webhook.")));
 		if (!webhook->enabled && !internal_insert && !prerendered)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -986,23 +986,20 @@ nextphone_url_host_addresses(PG_FUNCTION_ARGS)
 }
 
 /*
- * nextphone_url_check_trigger
- *		BEFORE INSERT OR UPDATE row trigger: the row's "url" must pass the
- *		URL check.
+ * NetguardCheckRowUrl
+ *		The row's "url" must pass the URL check; returns the row, or a copy
+ *		of it stored as dead with the reason.
  *
  * On webhooks it checks the URL template when a webhook is configured; on
- * the outbox (named to fire after outbox_prepare, which renders the URL)
- * it checks the URL a delivery will use.  An outbox row queued by an event
- * ("event" set) is never refused, so recording a call or a lead cannot fail
- * on it: the row is stored as dead with the reason instead.  Rows without a
- * URL, and outbox rows already dead or cancelled, are left alone.
+ * the outbox it checks the URL a delivery will use.  An outbox row queued by
+ * an event ("event" set) is never refused, so recording a call or a lead
+ * cannot fail on it: the row is stored as dead with the reason instead.
+ * Rows without a URL, and outbox rows already dead or cancelled, are left
+ * alone.
  */
-Datum
-nextphone_url_check_trigger(PG_FUNCTION_ARGS)
+HeapTuple
+NetguardCheckRowUrl(TupleDesc desc, HeapTuple tuple, const char *relname)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	TupleDesc	desc;
-	HeapTuple	tuple;
 	int			url_col;
 	int			status_col;
 	int			event_col;
@@ -1013,27 +1010,14 @@ nextphone_url_check_trigger(PG_FUNCTION_ARGS)
 	bool		refused_address;
 	bool		isnull;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) ||
-		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"url_check_trigger\" must be fired BEFORE INSERT OR UPDATE FOR EACH ROW")));
-
-	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
-		trigdata->tg_newtuple : trigdata->tg_trigtuple;
-	desc = RelationGetDescr(trigdata->tg_relation);
-
 	url_col = SPI_fnumber(desc, "url");
 	if (url_col <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("table \"%s\" has no column \"url\"",
-						RelationGetRelationName(trigdata->tg_relation))));
+				 errmsg("table \"%s\" has no column \"url\"", relname)));
 	url = SPI_getvalue(tuple, desc, url_col);
 	if (url == NULL)
-		return PointerGetDatum(tuple);
+		return tuple;
 
 	status_col = SPI_fnumber(desc, "status");
 	if (status_col > 0)
@@ -1041,11 +1025,11 @@ nextphone_url_check_trigger(PG_FUNCTION_ARGS)
 		status = SPI_getvalue(tuple, desc, status_col);
 		if (status != NULL &&
 			(strcmp(status, "dead") == 0 || strcmp(status, "cancelled") == 0))
-			return PointerGetDatum(tuple);
+			return tuple;
 	}
 
 	if (url_check(url, problem, sizeof(problem), NULL, &refused_address))
-		return PointerGetDatum(tuple);
+		return tuple;
 
 	/* an event's delivery: stored as dead, never an error */
 	event_col = SPI_fnumber(desc, "event");
@@ -1061,8 +1045,7 @@ nextphone_url_check_trigger(PG_FUNCTION_ARGS)
 
 			values[0] = CStringGetTextDatum("dead");
 			values[1] = CStringGetTextDatum(psprintf("invalid URL: %s", problem));
-			return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, 2, cols,
-															 values, nulls));
+			return heap_modify_tuple_by_cols(tuple, desc, 2, cols, values, nulls);
 		}
 	}
 
@@ -1072,5 +1055,32 @@ nextphone_url_check_trigger(PG_FUNCTION_ARGS)
 			 errdetail("%s", problem),
 			 refused_address ?
 			 errhint("A superuser can allow an internal address by adding its network to \"nextphone.allowed_networks\".") : 0));
-	PG_RETURN_NULL();			/* not reached */
+	return NULL;				/* not reached */
+}
+
+/*
+ * nextphone_url_check_trigger
+ *		BEFORE INSERT OR UPDATE row trigger: NetguardCheckRowUrl().
+ *
+ * On the outbox it is named to fire after outbox_prepare, which renders the
+ * URL.  (Rows the built-in events insert directly get the same check from
+ * enqueue.c without the trigger machinery.)
+ */
+Datum
+nextphone_url_check_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"url_check_trigger\" must be fired BEFORE INSERT OR UPDATE FOR EACH ROW")));
+
+	return PointerGetDatum(NetguardCheckRowUrl(RelationGetDescr(trigdata->tg_relation),
+											   TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
+											   trigdata->tg_newtuple : trigdata->tg_trigtuple,
+											   RelationGetRelationName(trigdata->tg_relation)));
 }

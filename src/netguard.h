@@ -39,6 +39,9 @@
 #include <sys/socket.h>
 #include <curl/curl.h>
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
+
 /* Settings (GUCs), all superuser-only */
 extern char *nextphone_allowed_networks;	/* nextphone.allowed_networks */
 extern bool nextphone_require_https;	/* nextphone.require_https */
@@ -138,5 +141,18 @@ extern bool NetguardUrlAcceptable(const char *url, char *problem,
  * or NULL.  Returns the URL as libcurl normalised it, palloc'd.
  */
 extern char *NetguardCheckUrl(const char *url, const char *field);
+
+/*
+ * NetguardCheckRowUrl
+ *		The URL check of a row with a "url" column (the url_check_trigger
+ *		of webhooks and the outbox).
+ *
+ * Returns the row when its URL passes (or it has none, or it is an outbox
+ * row already dead or cancelled).  An outbox row queued by an event comes
+ * back as a copy stored as dead with the reason; anything else raises
+ * SQLSTATE 22023.  relname names the table in errors.
+ */
+extern HeapTuple NetguardCheckRowUrl(TupleDesc desc, HeapTuple tuple,
+									 const char *relname);
 
 #endif							/* NEXTPHONE_NETGUARD_H */

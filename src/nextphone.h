@@ -11,7 +11,10 @@
 #ifndef NEXTPHONE_H
 #define NEXTPHONE_H
 
-#define NEXTPHONE_VERSION "0.1"
+/* the extension's version, default_version in nextphone.control (see Makefile) */
+#ifndef NEXTPHONE_VERSION
+#error "NEXTPHONE_VERSION is defined by the Makefile"
+#endif
 #define NEXTPHONE_USER_AGENT "nextphone/" NEXTPHONE_VERSION
 
 /* enqueue.c: rendering on insert, commit wake-up */

@@ -5,9 +5,13 @@
  *
  * A statement-level trigger on nextphone.outbox marks the transaction; a
  * transaction callback, registered once per backend, sets the latch of
- * every delivery worker when that transaction commits.  A rolled-back
+ * every delivery worker of the same database when that transaction commits
+ * (the workers of other databases have nothing new to do).  A rolled-back
  * transaction wakes nobody.  Without shared_preload_libraries there is no
  * shared state and no worker, and the trigger does nothing.
+ *
+ * The shared state holds one slot per delivery worker: nextphone.workers
+ * for each database of nextphone.database_name, both fixed at server start.
  *
  *-------------------------------------------------------------------------
  */
@@ -26,6 +30,7 @@
 PG_FUNCTION_INFO_V1(nextphone_outbox_wakeup);
 
 static WorkerShared *worker_shared = NULL;
+static int	worker_nslots = 0;
 static bool wakeup_pending = false;
 static bool xact_callback_registered = false;
 static bool am_delivery_worker = false;
@@ -34,6 +39,17 @@ static bool am_delivery_worker = false;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 #endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/*
+ * wakeup_shmem_size
+ *		Bytes of shared memory the worker slots take.
+ */
+static Size
+wakeup_shmem_size(void)
+{
+	return add_size(offsetof(WorkerShared, slots),
+					mul_size(worker_nslots, sizeof(WorkerSlot)));
+}
 
 #if PG_VERSION_NUM >= 150000
 /*
@@ -45,7 +61,7 @@ wakeup_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(WorkerShared)));
+	RequestAddinShmemSpace(MAXALIGN(wakeup_shmem_size()));
 }
 #endif
 
@@ -62,11 +78,12 @@ wakeup_shmem_startup(void)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	worker_shared = ShmemInitStruct("nextphone workers", sizeof(WorkerShared), &found);
+	worker_shared = ShmemInitStruct("nextphone workers", wakeup_shmem_size(), &found);
 	if (!found)
 	{
-		memset(worker_shared, 0, sizeof(WorkerShared));
-		for (int i = 0; i < NEXTPHONE_MAX_WORKERS; i++)
+		memset(worker_shared, 0, wakeup_shmem_size());
+		worker_shared->nslots = worker_nslots;
+		for (int i = 0; i < worker_nslots; i++)
 			SpinLockInit(&worker_shared->slots[i].mutex);
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -74,19 +91,20 @@ wakeup_shmem_startup(void)
 
 /*
  * WakeupInit
- *		Ask for the shared memory when the library is being preloaded.
+ *		Ask for the shared memory of nslots worker slots (the library is
+ *		being preloaded).
  */
 void
-WakeupInit(void)
+WakeupInit(int nslots)
 {
-	if (!process_shared_preload_libraries_in_progress)
-		return;
+	Assert(process_shared_preload_libraries_in_progress);
+	worker_nslots = nslots;
 
 #if PG_VERSION_NUM >= 150000
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = wakeup_shmem_request;
 #else
-	RequestAddinShmemSpace(MAXALIGN(sizeof(WorkerShared)));
+	RequestAddinShmemSpace(MAXALIGN(wakeup_shmem_size()));
 #endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = wakeup_shmem_startup;
@@ -115,7 +133,7 @@ WakeupIgnoreOwnCommits(void)
 
 /*
  * WakeupWorkers
- *		Set the latch of every running delivery worker.
+ *		Set the latch of every running delivery worker of this database.
  */
 void
 WakeupWorkers(void)
@@ -123,13 +141,14 @@ WakeupWorkers(void)
 	if (worker_shared == NULL)
 		return;
 
-	for (int i = 0; i < NEXTPHONE_MAX_WORKERS; i++)
+	for (int i = 0; i < worker_shared->nslots; i++)
 	{
 		WorkerSlot *slot = &worker_shared->slots[i];
-		Latch	   *latch;
+		Latch	   *latch = NULL;
 
 		SpinLockAcquire(&slot->mutex);
-		latch = slot->latch;
+		if (slot->database_id == MyDatabaseId)
+			latch = slot->latch;
 		SpinLockRelease(&slot->mutex);
 		if (latch != NULL)
 			SetLatch(latch);

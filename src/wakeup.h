@@ -12,21 +12,27 @@
 #include "storage/latch.h"
 #include "storage/spin.h"
 
-/* Upper bound of nextphone.workers */
+/* Upper bound of nextphone.workers (workers per listed database) */
 #define NEXTPHONE_MAX_WORKERS 16
 
 #define NEXTPHONE_LAST_ERROR_LEN 256
 
 /*
- * One delivery worker's slot in shared memory: its latch (set at the commit
- * of an enqueue) and the live figures worker_status() reports.  Written by
- * the worker under the slot's spinlock, read by anyone.
+ * One delivery worker's slot in shared memory: its database, its latch (set
+ * at the commit of an enqueue in that database) and the live figures
+ * worker_status() reports.  Written by the worker under the slot's spinlock,
+ * read by anyone.  Slot k belongs to worker k % nextphone.workers of the
+ * (k / nextphone.workers)-th database of nextphone.database_name.
  */
 typedef struct WorkerSlot
 {
 	slock_t		mutex;
 	pid_t		pid;			/* 0 when the worker is not running */
 	Latch	   *latch;			/* the worker's MyLatch, or NULL */
+	Oid			database_id;	/* once connected, else InvalidOid */
+	char		database[NAMEDATALEN];	/* as listed */
+	int			number;			/* within its database, from 0 */
+	int			connect_failures;	/* in a row; kept across restarts */
 	char		state[32];		/* "starting", "waiting for extension", ... */
 	int			in_flight;
 	int64		sent;			/* requests finished (any outcome) */
@@ -38,17 +44,20 @@ typedef struct WorkerSlot
 	double		last_cycle_ms;
 } WorkerSlot;
 
+/* The slots of every delivery worker, as many as nextphone.database_name
+ * lists databases times nextphone.workers */
 typedef struct WorkerShared
 {
-	WorkerSlot	slots[NEXTPHONE_MAX_WORKERS];
+	int			nslots;
+	WorkerSlot	slots[FLEXIBLE_ARRAY_MEMBER];
 } WorkerShared;
 
 /*
  * WakeupInit
- *		Ask for the shared memory (only when preloaded) and install the
- *		transaction callback support.  Called from WorkerInit().
+ *		Ask for the shared memory of nslots worker slots.  Called from
+ *		WorkerInit() when the library is preloaded.
  */
-extern void WakeupInit(void);
+extern void WakeupInit(int nslots);
 
 /*
  * WorkerSharedState
@@ -65,7 +74,7 @@ extern void WakeupIgnoreOwnCommits(void);
 
 /*
  * WakeupWorkers
- *		Set the latch of every running delivery worker.
+ *		Set the latch of every running delivery worker of this database.
  */
 extern void WakeupWorkers(void);
 

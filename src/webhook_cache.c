@@ -550,57 +550,6 @@ BusinessIdByNumber(const char *receiving_number)
 }
 
 /*
- * push_string
- *		Add "key": "value" (or null) to an object being built.
- */
-static void
-push_string(JsonbParseState **state, const char *key, const char *value)
-{
-	JsonbValue	k;
-	JsonbValue	v;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	pushJsonbValue(state, WJB_KEY, &k);
-	if (value == NULL)
-		v.type = jbvNull;
-	else
-	{
-		v.type = jbvString;
-		v.val.string.val = (char *) value;
-		v.val.string.len = strlen(value);
-	}
-	pushJsonbValue(state, WJB_VALUE, &v);
-}
-
-/*
- * BusinessPushVariables
- *		Add the built-in variables of a business to an object being built.
- */
-void
-BusinessPushVariables(JsonbParseState **state, BusinessEntry *business)
-{
-	JsonbValue	k;
-	JsonbValue	v;
-
-	if (business == NULL || !business->found)
-		return;
-	k.type = jbvString;
-	k.val.string.val = "business_id";
-	k.val.string.len = strlen("business_id");
-	pushJsonbValue(state, WJB_KEY, &k);
-	v.type = jbvNumeric;
-	v.val.numeric = DatumGetNumeric(DirectFunctionCall1(int8_numeric,
-														Int64GetDatum(business->id)));
-	pushJsonbValue(state, WJB_VALUE, &v);
-	push_string(state, "receiving_number", business->receiving_number);
-	push_string(state, "owner_name", business->owner_name);
-	push_string(state, "website", business->website);
-	push_string(state, "booking_url", business->booking_url);
-}
-
-/*
  * cache_invalidate
  *		Statement trigger on webhooks and businesses: every backend drops
  *		its cache of the table.

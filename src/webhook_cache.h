@@ -97,9 +97,4 @@ extern BusinessEntry *BusinessLookup(int64 business_id);
  */
 extern int64 BusinessIdByNumber(const char *receiving_number);
 
-/*
- * Push the built-in variables of a business into an object being built.
- */
-extern void BusinessPushVariables(JsonbParseState **state, BusinessEntry *business);
-
 #endif							/* WEBHOOK_CACHE_H */

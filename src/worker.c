@@ -4,16 +4,21 @@
  *	  The delivery worker: its settings, registration and main loop, and
  *	  worker_status().
  *
- * Each delivery worker connects to nextphone.database_name and, once the
- * extension is installed there, runs a loop of named steps:
+ * nextphone.database_name lists the databases that use the extension; each
+ * gets nextphone.workers delivery workers, registered at server start.  A
+ * worker connects to its database and, once the extension is installed
+ * there, runs a loop of named steps:
  *
- *	record finished outcomes -> reclaim expired leases -> claim due rows
- *	(these three in one short transaction) -> start the claimed requests ->
- *	purge by retention -> wait (latch and sockets together)
+ *	take finished outcomes (freeing their slots) -> start claimed rows
+ *	waiting for a slot -> record outcomes, reclaim expired leases, claim due
+ *	rows (these three in one short transaction) -> start the claimed
+ *	requests -> purge by retention -> wait (latch and sockets together)
  *
  * A claim is committed before any request is sent, and no transaction is
  * open while requests are in flight.  Requests are started as slots free
- * up, so one slow endpoint never holds back the others.
+ * up, so one slow endpoint never holds back the others.  A claim takes a
+ * backlog of rows ahead of the free slots and outcomes are recorded in
+ * batches, so that one transaction serves many requests.
  *
  * The worker's session skips foreign key checks and triggers on the queue
  * tables (session_replication_role = replica: its statements keep the
@@ -25,6 +30,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_authid_d.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -35,11 +41,13 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
+#include "utils/varlena.h"
 
 #include "http.h"
 #include "nextphone.h"
@@ -66,14 +74,26 @@ static int	nextphone_disable_after = 5 * 24 * 3600;
 /* The retry schedule as an interval[] literal, made by the check hook */
 static char *retry_schedule_literal = NULL;
 
+/*
+ * Why the check hook refused nextphone.database_name while the library was
+ * being preloaded (the GUC machinery only warns then and keeps the default)
+ */
+static bool database_list_rejected = false;
+static char database_list_problem[256];
+
+/* Longest wait before a worker tries again to connect to its database */
+#define MAX_CONNECT_RETRY_S 60
+
 /* How often to look for expired leases */
 #define RECLAIM_INTERVAL_MS 10000
 
 /* Shortest wait when due rows could not be claimed (locked elsewhere) */
 #define MIN_IDLE_WAIT_MS 10
 
-/* This worker's slot in shared memory */
+/* This worker's slot in shared memory, its database and number there */
 static WorkerSlot *my_slot = NULL;
+static char my_database[NAMEDATALEN];
+static int	my_number = 0;
 
 /* The HTTP client, freed at exit */
 static HttpClient *worker_client = NULL;
@@ -219,14 +239,102 @@ assign_retry_schedule(const char *newval, void *extra)
 }
 
 /*
+ * parse_database_list
+ *		Split nextphone.database_name (raw, a copy it overwrites) into a List
+ *		of names pointing into raw; false, with the reason in "problem", when
+ *		the list is malformed, empty, names a database twice or a name too
+ *		long to exist.
+ */
+static bool
+parse_database_list(char *raw, List **names, char *problem, size_t problem_size)
+{
+	List	   *list;
+	ListCell   *lc;
+
+	*names = NIL;
+	if (!SplitGUCList(raw, ',', &list))
+	{
+		list_free(list);
+		snprintf(problem, problem_size,
+				 "The value must be a comma-separated list of database names such as \"crm, clinic\", with no empty entry; a name holding a comma or a space is written in double quotes.");
+		return false;
+	}
+	if (list == NIL)
+	{
+		snprintf(problem, problem_size, "The list names no database.");
+		return false;
+	}
+	foreach(lc, list)
+	{
+		char	   *name = (char *) lfirst(lc);
+
+		if (name[0] == '\0')
+		{
+			snprintf(problem, problem_size, "The list has an empty entry.");
+			list_free(list);
+			return false;
+		}
+		if (strlen(name) >= NAMEDATALEN)
+		{
+			snprintf(problem, problem_size,
+					 "Database name \"%s\" is longer than %d bytes.", name, NAMEDATALEN - 1);
+			list_free(list);
+			return false;
+		}
+		for (ListCell *prev = list_head(list); prev != lc; prev = lnext(list, prev))
+		{
+			if (strcmp((char *) lfirst(prev), name) == 0)
+			{
+				snprintf(problem, problem_size, "Database \"%s\" is listed twice.", name);
+				list_free(list);
+				return false;
+			}
+		}
+	}
+	*names = list;
+	return true;
+}
+
+/*
+ * check_database_name
+ *		GUC check hook of nextphone.database_name.
+ */
+static bool
+check_database_name(char **newval, void **extra, GucSource source)
+{
+	List	   *names;
+	char	   *raw;
+	bool		ok;
+	char		problem[sizeof(database_list_problem)];
+
+	raw = pstrdup(*newval ? *newval : "");
+	ok = parse_database_list(raw, &names, problem, sizeof(problem));
+	list_free(names);
+	pfree(raw);
+	if (ok)
+		return true;
+	GUC_check_errdetail("%s", problem);
+	if (process_shared_preload_libraries_in_progress)
+	{
+		database_list_rejected = true;
+		strlcpy(database_list_problem, problem, sizeof(database_list_problem));
+	}
+	return false;
+}
+
+/*
  * WorkerInit
  *		Define the worker settings and, when preloaded, register the delivery
- *		workers.
+ *		workers: nextphone.workers for each database of
+ *		nextphone.database_name.
  */
 void
 WorkerInit(void)
 {
 	BackgroundWorker worker;
+	List	   *databases;
+	int			ndatabases;
+	int			nslots;
 
 	DefineCustomIntVariable("nextphone.max_concurrency",
 							"Most requests each delivery worker keeps in flight.",
@@ -301,44 +409,100 @@ WorkerInit(void)
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
-	WakeupInit();
-
 	/* the rest exists only in a server that preloads the library */
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
+	database_list_rejected = false;
 	DefineCustomStringVariable("nextphone.database_name",
-							   "Database the delivery workers connect to.",
-							   NULL,
+							   "Databases the delivery workers connect to, as a comma-separated list.",
+							   "Each listed database gets nextphone.workers delivery workers.",
 							   &nextphone_database_name,
 							   "postgres",
 							   PGC_POSTMASTER,
-							   0,
-							   NULL, NULL, NULL);
+							   GUC_LIST_INPUT,
+							   check_database_name, NULL, NULL);
 	DefineCustomIntVariable("nextphone.workers",
-							"Number of delivery workers sharing the queue.",
+							"Number of delivery workers of each listed database, sharing its queue.",
 							NULL,
 							&nextphone_workers,
 							1, 1, NEXTPHONE_MAX_WORKERS,
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);
+
+	/*
+	 * A malformed list in postgresql.conf would only draw a warning and leave
+	 * the workers on the default database: refuse to start instead, as the
+	 * server does for its own settings.
+	 */
+	if (database_list_rejected)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for parameter \"%s\"", "nextphone.database_name"),
+				 errdetail("%s", database_list_problem),
+				 errhint("List each database that uses nextphone once, separated by commas, such as 'crm, clinic'.")));
+	if (!parse_database_list(pstrdup(nextphone_database_name), &databases,
+							 database_list_problem, sizeof(database_list_problem)))
+		elog(ERROR, "nextphone.database_name passed its check but does not parse");
+	ndatabases = list_length(databases);
+	nslots = ndatabases * nextphone_workers;
+
+	WakeupInit(nslots);
+
 	if (IsBinaryUpgrade)
 		return;
 
+	/*
+	 * Every registered worker takes one of max_worker_processes for good,
+	 * and parallel query, logical replication and other extensions draw on
+	 * the same pool.  The postmaster skips the registrations past the limit
+	 * (with a "too many background workers" message), so register round by
+	 * round, one worker of each database per round: a database gets its
+	 * second worker only once every database has its first.
+	 */
+	if (nslots > max_worker_processes)
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("nextphone needs %d background workers but max_worker_processes is %d",
+						nslots, max_worker_processes),
+				 errdetail("nextphone.database_name lists %d databases and nextphone.workers is %d; the workers past the limit are not started.",
+						   ndatabases, nextphone_workers),
+				 errhint("Raise max_worker_processes to at least %d plus the background workers parallel query, logical replication and other extensions use.",
+						 nslots)));
+
 	for (int i = 0; i < nextphone_workers; i++)
 	{
-		memset(&worker, 0, sizeof(worker));
-		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		worker.bgw_restart_time = 1;
-		snprintf(worker.bgw_library_name, BGW_MAXLEN, "nextphone");
-		snprintf(worker.bgw_function_name, BGW_MAXLEN, "NextphoneWorkerMain");
-		snprintf(worker.bgw_name, BGW_MAXLEN, "nextphone delivery worker %d", i + 1);
-		snprintf(worker.bgw_type, BGW_MAXLEN, "nextphone delivery worker");
-		worker.bgw_main_arg = Int32GetDatum(i);
-		RegisterBackgroundWorker(&worker);
+		int			d = 0;
+		ListCell   *lc;
+
+		foreach(lc, databases)
+		{
+			const char *dbname = (const char *) lfirst(lc);
+			int			slot = d * nextphone_workers + i;
+
+			memset(&worker, 0, sizeof(worker));
+			worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+			worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+			/*
+			 * One second, so a terminated or failed worker is soon back; a
+			 * worker whose database is missing waits longer and longer
+			 * before each new connection attempt (worker_connect).
+			 */
+			worker.bgw_restart_time = 1;
+			snprintf(worker.bgw_library_name, BGW_MAXLEN, "nextphone");
+			snprintf(worker.bgw_function_name, BGW_MAXLEN, "NextphoneWorkerMain");
+			snprintf(worker.bgw_name, BGW_MAXLEN, "nextphone delivery worker %d for database %s",
+					 i + 1, dbname);
+			snprintf(worker.bgw_type, BGW_MAXLEN, "nextphone delivery worker");
+			worker.bgw_main_arg = Int32GetDatum(slot);
+			StaticAssertStmt(NAMEDATALEN <= BGW_EXTRALEN, "a database name must fit in bgw_extra");
+			strlcpy(worker.bgw_extra, dbname, NAMEDATALEN);
+			RegisterBackgroundWorker(&worker);
+			d++;
+		}
 	}
+	list_free(databases);
 }
 
 /*
@@ -363,6 +527,7 @@ worker_detach(int code, Datum arg)
 	SpinLockAcquire(&my_slot->mutex);
 	my_slot->pid = 0;
 	my_slot->latch = NULL;
+	my_slot->database_id = InvalidOid;
 	my_slot->in_flight = 0;
 	strlcpy(my_slot->state, "stopped", sizeof(my_slot->state));
 	SpinLockRelease(&my_slot->mutex);
@@ -413,7 +578,7 @@ worker_wait_for_extension(void)
 		{
 			ereport(LOG,
 					(errmsg("nextphone delivery worker waiting for the extension in database \"%s\"",
-							nextphone_database_name),
+							my_database),
 					 errhint("Run CREATE EXTENSION nextphone in that database.")));
 			logged = true;
 		}
@@ -757,13 +922,90 @@ ms_until(TimestampTz t)
 }
 
 /*
+ * worker_connect_context
+ *		Error context of a connection attempt: which worker, which database.
+ */
+static void
+worker_connect_context(void *arg)
+{
+	errcontext("nextphone delivery worker %d connecting to database \"%s\" of nextphone.database_name",
+			   my_number + 1, my_database);
+}
+
+/*
+ * worker_connect
+ *		Connect to the worker's database.
+ *
+ * When the database does not exist (or refuses connections) the attempt
+ * fails with FATAL and the worker exits; the postmaster starts it again
+ * after bgw_restart_time.  The slot counts the failures in a row, and the
+ * next attempt waits 1, 2, 4 ... up to MAX_CONNECT_RETRY_S seconds first:
+ * a database listed but missing costs a log line a minute, not a crash
+ * loop, and is served once it is created.
+ */
+static void
+worker_connect(void)
+{
+	int			failures;
+	ErrorContextCallback errcallback;
+
+	SpinLockAcquire(&my_slot->mutex);
+	failures = my_slot->connect_failures;
+	SpinLockRelease(&my_slot->mutex);
+
+	if (failures > 0)
+	{
+		int			wait_s = failures > 6 ? MAX_CONNECT_RETRY_S :
+			Min(MAX_CONNECT_RETRY_S, 1 << (failures - 1));
+		TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														wait_s * 1000);
+		long		remaining;
+
+		if (failures == 1)
+			ereport(LOG,
+					(errmsg("nextphone delivery worker %d could not connect to database \"%s\"",
+							my_number + 1, my_database),
+					 errdetail("It tries again in %d s, then less and less often, up to once a minute.",
+							   wait_s),
+					 errhint("Create the database, or remove it from nextphone.database_name and restart the server.")));
+		worker_set_state("waiting for database");
+		while ((remaining = ms_until(until)) > 0)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 remaining, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+
+	SpinLockAcquire(&my_slot->mutex);
+	my_slot->connect_failures++;
+	strlcpy(my_slot->state, "connecting", sizeof(my_slot->state));
+	SpinLockRelease(&my_slot->mutex);
+
+	errcallback.callback = worker_connect_context;
+	errcallback.arg = NULL;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+	BackgroundWorkerInitializeConnection(my_database, NULL, 0);
+	error_context_stack = errcallback.previous;
+
+	/* from now on, a commit in this database wakes the worker */
+	SpinLockAcquire(&my_slot->mutex);
+	my_slot->connect_failures = 0;
+	my_slot->database_id = MyDatabaseId;
+	SpinLockRelease(&my_slot->mutex);
+}
+
+/*
  * NextphoneWorkerMain
- *		Entry point of a delivery worker.
+ *		Entry point of a delivery worker; main_arg is its slot.
  */
 void
 NextphoneWorkerMain(Datum main_arg)
 {
-	int			number = DatumGetInt32(main_arg);
+	int			slot_number = DatumGetInt32(main_arg);
+	int			number;
 	WorkerShared *shared = WorkerSharedState();
 	QueuePolicy policy;
 	HttpClient *client;
@@ -779,12 +1021,18 @@ NextphoneWorkerMain(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	if (shared == NULL)
-		elog(ERROR, "nextphone shared memory is not initialized");
-	my_slot = &shared->slots[number];
+	if (shared == NULL || slot_number < 0 || slot_number >= shared->nslots)
+		elog(ERROR, "nextphone shared memory has no slot %d", slot_number);
+	my_slot = &shared->slots[slot_number];
+	/* the slots of a database are next to each other (see wakeup.h) */
+	number = my_number = slot_number % nextphone_workers;
+	strlcpy(my_database, MyBgworkerEntry->bgw_extra, sizeof(my_database));
 	SpinLockAcquire(&my_slot->mutex);
 	my_slot->pid = MyProcPid;
 	my_slot->latch = MyLatch;
+	my_slot->database_id = InvalidOid;
+	strlcpy(my_slot->database, my_database, sizeof(my_slot->database));
+	my_slot->number = my_number;
 	my_slot->in_flight = 0;
 	my_slot->sent = my_slot->delivered = my_slot->failed = 0;
 	my_slot->last_error[0] = '\0';
@@ -796,7 +1044,7 @@ NextphoneWorkerMain(Datum main_arg)
 	before_shmem_exit(worker_detach, (Datum) 0);
 	WakeupIgnoreOwnCommits();
 
-	BackgroundWorkerInitializeConnection(nextphone_database_name, NULL, 0);
+	worker_connect();
 
 	/*
 	 * A claim or an outcome lost to a crash only means the message is sent
@@ -830,9 +1078,9 @@ NextphoneWorkerMain(Datum main_arg)
 
 		if (n > 0)
 			ereport(LOG,
-					(errmsg_plural("nextphone delivery worker %d put back %llu interrupted delivery",
-								   "nextphone delivery worker %d put back %llu interrupted deliveries",
-								   n, number + 1, (unsigned long long) n)));
+					(errmsg_plural("nextphone delivery worker %d of database \"%s\" put back %llu interrupted delivery",
+								   "nextphone delivery worker %d of database \"%s\" put back %llu interrupted deliveries",
+								   n, number + 1, my_database, (unsigned long long) n)));
 	}
 	next_reclaim = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), RECLAIM_INTERVAL_MS);
 	next_purge = GetCurrentTimestamp();
@@ -1008,8 +1256,11 @@ NextphoneWorkerMain(Datum main_arg)
 
 /*
  * nextphone_worker_status
- *		One row per running delivery worker: pid, state, requests in flight,
- *		sent, delivered and failed since start, last error, last cycle.
+ *		One row per running delivery worker of the cluster: its number in its
+ *		database, pid, state, requests in flight, sent, delivered and failed
+ *		since start, last error, last cycle, and its database.  The last
+ *		error of a worker of another database (it may name that database's
+ *		endpoints) is shown only to roles with pg_read_all_stats.
  */
 Datum
 nextphone_worker_status(PG_FUNCTION_ARGS)
@@ -1019,6 +1270,7 @@ nextphone_worker_status(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	Tuplestorestate *tupstore;
 	MemoryContext oldcxt;
+	bool		see_all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
 
 	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
 		(rsinfo->allowedModes & SFRM_Materialize) == 0)
@@ -1036,11 +1288,11 @@ nextphone_worker_status(PG_FUNCTION_ARGS)
 	rsinfo->setDesc = tupdesc;
 	MemoryContextSwitchTo(oldcxt);
 
-	for (int i = 0; shared != NULL && i < NEXTPHONE_MAX_WORKERS; i++)
+	for (int i = 0; shared != NULL && i < shared->nslots; i++)
 	{
 		WorkerSlot	copy;
-		Datum		values[11];
-		bool		nulls[11] = {0};
+		Datum		values[12];
+		bool		nulls[12] = {0};
 
 		SpinLockAcquire(&shared->slots[i].mutex);
 		memcpy(&copy, &shared->slots[i], sizeof(WorkerSlot));
@@ -1048,7 +1300,7 @@ nextphone_worker_status(PG_FUNCTION_ARGS)
 		if (copy.pid == 0)
 			continue;
 
-		values[0] = Int32GetDatum(i + 1);
+		values[0] = Int32GetDatum(copy.number + 1);
 		values[1] = Int32GetDatum(copy.pid);
 		values[2] = CStringGetTextDatum(copy.state);
 		values[3] = Int32GetDatum(copy.in_flight);
@@ -1056,11 +1308,13 @@ nextphone_worker_status(PG_FUNCTION_ARGS)
 		values[5] = Int64GetDatum(copy.delivered);
 		values[6] = Int64GetDatum(copy.failed);
 		values[7] = CStringGetTextDatum(copy.last_error);
-		nulls[7] = (copy.last_error[0] == '\0');
+		nulls[7] = (copy.last_error[0] == '\0' ||
+					(!see_all && copy.database_id != MyDatabaseId));
 		values[8] = TimestampTzGetDatum(copy.started_at);
 		values[9] = TimestampTzGetDatum(copy.last_cycle_at);
 		nulls[9] = (copy.last_cycle_at == 0);
 		values[10] = Float8GetDatum(copy.last_cycle_ms);
+		values[11] = CStringGetTextDatum(copy.database);
 		tuplestore_putvalues(tupstore, tupdesc, values, nulls);
 	}
 

@@ -1,6 +1,6 @@
--- nextphone 0.1: the data model.
+-- nextphone: the data model.
 --
--- This file is the first part of sql/nextphone--0.1.sql (the Makefile joins
+-- This file is the first part of the current version's install script (the Makefile joins
 -- sql/parts/*.sql in name order).  Every table is a regular, WAL-logged table:
 -- nothing queued is ever lost to a crash.
 

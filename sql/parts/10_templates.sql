@@ -1,4 +1,4 @@
--- nextphone 0.1: the template engine (Mustache, in C).
+-- nextphone: the template engine (Mustache, in C).
 --
 -- Templates use Mustache core syntax: {{name}}, {{{name}}} and {{&name}}
 -- (unescaped), dotted names, {{.}}, sections {{#x}}...{{/x}}, inverted

@@ -1,4 +1,4 @@
--- nextphone 0.1: webhook configuration, recording calls and leads, and every
+-- nextphone: webhook configuration, recording calls and leads, and every
 -- way into the outbox (built-in events, webhook_trigger, INSERT, enqueue).
 --
 -- Rendering happens in C (src/enqueue.c) in the inserting transaction; this
@@ -783,6 +783,11 @@ CREATE TRIGGER cache_invalidate_update
 CREATE TRIGGER cache_invalidate
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nextphone.businesses
 	FOR EACH STATEMENT EXECUTE FUNCTION nextphone.cache_invalidate();
+-- Every session must hear of every change, also of one made in replica mode:
+-- the delivery worker's (it disables webhooks) and logical replication's.
+ALTER TABLE nextphone.webhooks ENABLE ALWAYS TRIGGER cache_invalidate;
+ALTER TABLE nextphone.webhooks ENABLE ALWAYS TRIGGER cache_invalidate_update;
+ALTER TABLE nextphone.businesses ENABLE ALWAYS TRIGGER cache_invalidate;
 
 -- The trigger functions read webhooks and businesses directly (no SQL, no
 -- privilege needed) and insert their outbox rows as the outbox's owner, so

@@ -1,4 +1,4 @@
--- nextphone 0.1: the delivery worker's part.
+-- nextphone: the delivery worker's part.
 --
 -- The columns the worker keeps, the wake-up trigger, the replay and cancel
 -- functions, worker_status() and the webhook health view.
@@ -25,21 +25,32 @@ CREATE TRIGGER outbox_wakeup AFTER INSERT OR UPDATE OF status, next_attempt_at O
 CREATE FUNCTION nextphone.worker_status(
     OUT worker integer, OUT pid integer, OUT state text, OUT in_flight integer,
     OUT sent bigint, OUT delivered bigint, OUT failed bigint, OUT last_error text,
-    OUT started_at timestamptz, OUT last_cycle_at timestamptz, OUT last_cycle_ms double precision)
+    OUT started_at timestamptz, OUT last_cycle_at timestamptz, OUT last_cycle_ms double precision,
+    OUT database text)
   RETURNS SETOF record
   LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'nextphone_worker_status';
 COMMENT ON FUNCTION nextphone.worker_status() IS
-  'One row per running delivery worker: pid, state, requests in flight, requests sent, delivered and failed since it started, its last error, its last loop';
+  'One row per running delivery worker of the cluster (each database of nextphone.database_name has its own): its number in its database, pid, state, requests in flight, requests sent, delivered and failed since it started, its last error (for another database''s worker, only to pg_read_all_stats), its last loop, its database';
 REVOKE ALL ON FUNCTION nextphone.worker_status() FROM PUBLIC;
 
 CREATE FUNCTION nextphone.retry(id bigint) RETURNS void
-  LANGUAGE plpgsql AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     st text;
+    rendered boolean;
+    why text;
 BEGIN
-    SELECT o.status INTO st FROM nextphone.outbox o WHERE o.id = retry.id FOR UPDATE;
+    SELECT o.status, o.url IS NOT NULL AND o.method IS NOT NULL, o.last_error
+      INTO st, rendered, why
+      FROM nextphone.outbox o WHERE o.id = retry.id FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'message % does not exist', id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF NOT rendered THEN
+        RAISE EXCEPTION 'cannot retry message % because it was never rendered', id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = coalesce('It was stored dead: ' || why, 'It has no method or URL.'),
+                  HINT = 'Fix the webhook or the variables, then queue it again with nextphone.enqueue().';
     END IF;
     IF st IN ('delivered', 'sending') THEN
         RAISE EXCEPTION 'cannot retry message % because it is %', id, st
@@ -54,10 +65,10 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION nextphone.retry(bigint) IS
-  'Sends a pending, dead or cancelled message now, with a fresh round of attempts (earlier attempts stay in nextphone.attempts)';
+  'Sends a pending, dead or cancelled message now, with a fresh round of attempts (earlier attempts stay in nextphone.attempts); runs as the owner, so EXECUTE is the only grant an operator needs';
 
 CREATE FUNCTION nextphone.retry_dead(tool_name text, since timestamptz DEFAULT NULL) RETURNS bigint
-  LANGUAGE plpgsql AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     wid bigint;
     is_enabled boolean;
@@ -81,10 +92,10 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION nextphone.retry_dead(text, timestamptz) IS
-  'Replays the dead messages of a webhook (those created since a time, or all): returns how many were queued again';
+  'Replays the dead messages of a webhook (those created since a time, or all; never-rendered ones are left dead): returns how many were queued again; runs as the owner';
 
 CREATE FUNCTION nextphone.cancel(id bigint) RETURNS void
-  LANGUAGE plpgsql AS $$
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     st text;
 BEGIN
@@ -102,7 +113,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION nextphone.cancel(bigint) IS
-  'Stops a pending (or dead) message: it is never sent again unless retried';
+  'Stops a pending (or dead) message: it is never sent again unless retried; runs as the owner';
 
 REVOKE ALL ON FUNCTION nextphone.retry(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION nextphone.retry_dead(text, timestamptz) FROM PUBLIC;
@@ -114,10 +125,29 @@ SELECT w.id AS webhook_id, w.tool_name, w.enabled, w.disabled_reason,
        w.failing_since, w.last_success_at, w.last_failure_at,
        q.queued, q.sending, q.delivered, q.dead,
        a.attempts_24h, a.success_rate_24h, a.latency_p50_ms, a.latency_p95_ms,
-       (SELECT o.last_error FROM nextphone.outbox o
-         WHERE o.webhook_id = w.id AND o.last_error IS NOT NULL
-         ORDER BY o.id DESC LIMIT 1) AS last_error
+       e.last_error,
+       CASE
+           WHEN NOT w.enabled THEN 'disabled'
+           WHEN w.circuit_state <> 'closed' THEN 'circuit open'
+           WHEN w.consecutive_failures > 0 THEN 'degraded'
+           ELSE 'healthy'
+       END AS health,
+       CASE
+           WHEN NOT w.enabled THEN coalesce(w.disabled_reason, 'disabled by its owner')
+           WHEN w.circuit_state <> 'closed' THEN
+               format('%s failed attempts in a row since %s; next probe at %s; last error: %s',
+                      w.consecutive_failures, w.failing_since, w.next_probe_at,
+                      coalesce(e.last_error, 'none recorded'))
+           WHEN w.consecutive_failures > 0 THEN
+               format('%s failed attempts in a row since %s; last error: %s',
+                      w.consecutive_failures, w.failing_since,
+                      coalesce(e.last_error, 'none recorded'))
+       END AS health_reason
   FROM nextphone.webhooks w
+  LEFT JOIN LATERAL (
+       SELECT o.last_error FROM nextphone.outbox o
+        WHERE o.webhook_id = w.id AND o.last_error IS NOT NULL
+        ORDER BY o.id DESC LIMIT 1) e ON true
   LEFT JOIN LATERAL (
        SELECT count(*) FILTER (WHERE o.status = 'pending') AS queued,
               count(*) FILTER (WHERE o.status = 'sending') AS sending,
@@ -126,10 +156,14 @@ SELECT w.id AS webhook_id, w.tool_name, w.enabled, w.disabled_reason,
          FROM nextphone.outbox o WHERE o.webhook_id = w.id) q ON true
   LEFT JOIN LATERAL (
        SELECT count(*) AS attempts_24h,
-              avg((t.status_code BETWEEN 200 AND 299)::int) AS success_rate_24h,
+              avg(coalesce(t.status_code BETWEEN 200 AND 299, false)::int) AS success_rate_24h,
               percentile_cont(0.5) WITHIN GROUP (ORDER BY t.duration_ms) AS latency_p50_ms,
               percentile_cont(0.95) WITHIN GROUP (ORDER BY t.duration_ms) AS latency_p95_ms
          FROM nextphone.attempts t JOIN nextphone.outbox o ON o.id = t.outbox_id
         WHERE o.webhook_id = w.id AND t.started_at > now() - interval '24 hours') a ON true;
 COMMENT ON VIEW nextphone.webhook_health IS
-  'Per webhook: enabled or why not, circuit state, queued/sending/delivered/dead counts, success rate and latency percentiles of the last 24 hours, last error';
+  'Per webhook: enabled or why not, circuit state, queued/sending/delivered/dead counts, success rate and latency percentiles of the last 24 hours, last error; health and health_reason say at a glance whether it is healthy, degraded (retrying), circuit open or disabled, and why';
+COMMENT ON COLUMN nextphone.webhook_health.health IS
+  'healthy; degraded (its last attempts failed, messages are being retried); circuit open (deliveries wait for a probe to succeed); or disabled';
+COMMENT ON COLUMN nextphone.webhook_health.health_reason IS
+  'Why the webhook is not healthy: the reason it was disabled, or how many attempts failed since when, and the last error';

@@ -1,5 +1,5 @@
 
--- nextphone 0.1: signatures (Standard Webhooks) and the network guard.
+-- nextphone: signatures (Standard Webhooks) and the network guard.
 
 -- Signatures ---------------------------------------------------------------
 

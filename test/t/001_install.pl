@@ -13,7 +13,7 @@ $plain->start;
 $plain->safe_psql('postgres', 'CREATE EXTENSION nextphone');
 is($plain->safe_psql('postgres',
 		"SELECT extversion FROM pg_extension WHERE extname = 'nextphone'"),
-	'0.1', 'extension created without preloading the library');
+	'0.2', 'extension created without preloading the library');
 $plain->safe_psql('postgres', 'DROP EXTENSION nextphone');
 is($plain->safe_psql('postgres',
 		"SELECT count(*) FROM pg_class WHERE relnamespace = 'nextphone'::regnamespace"),

@@ -27,6 +27,9 @@ is($node->safe_psql('postgres', 'SELECT attempts, last_status_code FROM nextphon
 is($node->safe_psql('postgres',
 		'SELECT string_agg(attempt::text, \',\' ORDER BY attempt) FROM nextphone.attempts'),
 	'1,2,3,4,5,6', 'one attempts row per attempt');
+like($node->safe_psql('postgres', 'SELECT health, health_reason FROM nextphone.webhook_health'),
+	qr/^degraded\|6 failed attempts in a row since .*; last error: HTTP status 500$/,
+	'health at a glance: degraded, and why');
 
 # The receiver's arrival times: gaps follow the schedule within the jitter
 # (plus a little for the work between attempts).

@@ -31,5 +31,26 @@ is($node->safe_psql('postgres', 'SELECT status, attempts FROM nextphone.outbox W
 	'pending|0', 'a message of a disabled webhook is not sent');
 is(scalar @{ receiver_requests($port) }, 1, 'the receiver saw one request only');
 
+# A session that queued for a webhook before the worker disabled it hears of
+# the change (the worker's update, in replica mode, still invalidates the
+# sessions' webhook caches): its next enqueue is refused.
+my ($rc, $out, $err) = $node->psql('postgres', qq{
+	SELECT nextphone.create_webhook('{"type": "http", "tool_name": "lapsed",
+	  "http_method": "POST", "url": "http://127.0.0.1:$port/gone", "body_template": {"a": 1}}');
+	SELECT nextphone.enqueue('lapsed', '{}') > 0;
+	DO \$\$
+	BEGIN
+		FOR i IN 1 .. 400 LOOP
+			EXIT WHEN NOT (SELECT enabled FROM nextphone.webhooks WHERE tool_name = 'lapsed');
+			PERFORM pg_sleep(0.05);
+		END LOOP;
+	END
+	\$\$;
+	SELECT enabled FROM nextphone.webhooks WHERE tool_name = 'lapsed';
+	SELECT nextphone.enqueue('lapsed', '{}');
+});
+like($out, qr/^\d+\nt\nf$/, 'the same session queued one message, then the worker disabled the webhook');
+like($err, qr/webhook "lapsed" is disabled/, 'and its next enqueue is refused');
+
 $node->stop;
 done_testing();

@@ -36,6 +36,9 @@ ok($probes >= 4 && $probes <= 7, "only probes reach the endpoint ($probes reques
 is($node->safe_psql('postgres',
 		'SELECT queued + sending, consecutive_failures >= 3, last_error FROM nextphone.webhook_health'),
 	'11|t|HTTP status 500', 'health view: queued, failures, last error');
+like($node->safe_psql('postgres', 'SELECT health, health_reason FROM nextphone.webhook_health'),
+	qr/^circuit open\|\d+ failed attempts in a row since .*; next probe at .*; last error: HTTP status 500$/,
+	'health at a glance: circuit open, and why');
 
 # The endpoint recovers: the next probe closes the circuit, all delivered.
 receiver_get($port, '/_set/crm/200');
@@ -44,6 +47,8 @@ wait_for($node, "SELECT count(*) FROM nextphone.outbox WHERE status = 'delivered
 is($node->safe_psql('postgres',
 		'SELECT circuit_state, consecutive_failures, delivered FROM nextphone.webhook_health'),
 	'closed|0|11', 'circuit closed again');
+is($node->safe_psql('postgres', 'SELECT health, health_reason IS NULL FROM nextphone.webhook_health'),
+	'healthy|t', 'health at a glance: healthy');
 
 $node->stop;
 done_testing();

@@ -19,6 +19,8 @@ $node->safe_psql('postgres', q{
 wait_for($node, "SELECT NOT enabled FROM nextphone.webhooks", 't', 'disabled');
 like($node->safe_psql('postgres', 'SELECT disabled_reason FROM nextphone.webhook_health'),
 	qr/^every attempt failed since /, 'with the reason');
+like($node->safe_psql('postgres', 'SELECT health, health_reason FROM nextphone.webhook_health'),
+	qr/^disabled\|every attempt failed since /, 'health at a glance: disabled, and why');
 my $attempts = $node->safe_psql('postgres', 'SELECT attempts FROM nextphone.outbox');
 ok($attempts >= 3 && $attempts < 100, "it failed for a second ($attempts attempts), then stopped");
 

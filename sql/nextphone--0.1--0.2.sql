@@ -1,0 +1,164 @@
+-- nextphone 0.1 -> 0.2
+--
+-- Every change made to sql/parts/ since 0.1 was released, in the same words
+-- (test/t/050_upgrade.pl checks that an updated 0.1 and a fresh 0.2 are the
+-- same).  Views gain columns only at their end, so CREATE OR REPLACE keeps
+-- what depends on them and their grants.
+\echo Use "ALTER EXTENSION nextphone UPDATE TO '0.2'" to load this file. \quit
+
+-- webhook_health: health and health_reason, one word and a sentence per
+-- webhook; success_rate_24h counts attempts that got no answer as failures
+CREATE OR REPLACE VIEW nextphone.webhook_health AS
+SELECT w.id AS webhook_id, w.tool_name, w.enabled, w.disabled_reason,
+       w.circuit_state, w.consecutive_failures, w.circuit_opened_at, w.next_probe_at,
+       w.failing_since, w.last_success_at, w.last_failure_at,
+       q.queued, q.sending, q.delivered, q.dead,
+       a.attempts_24h, a.success_rate_24h, a.latency_p50_ms, a.latency_p95_ms,
+       e.last_error,
+       CASE
+           WHEN NOT w.enabled THEN 'disabled'
+           WHEN w.circuit_state <> 'closed' THEN 'circuit open'
+           WHEN w.consecutive_failures > 0 THEN 'degraded'
+           ELSE 'healthy'
+       END AS health,
+       CASE
+           WHEN NOT w.enabled THEN coalesce(w.disabled_reason, 'disabled by its owner')
+           WHEN w.circuit_state <> 'closed' THEN
+               format('%s failed attempts in a row since %s; next probe at %s; last error: %s',
+                      w.consecutive_failures, w.failing_since, w.next_probe_at,
+                      coalesce(e.last_error, 'none recorded'))
+           WHEN w.consecutive_failures > 0 THEN
+               format('%s failed attempts in a row since %s; last error: %s',
+                      w.consecutive_failures, w.failing_since,
+                      coalesce(e.last_error, 'none recorded'))
+       END AS health_reason
+  FROM nextphone.webhooks w
+  LEFT JOIN LATERAL (
+       SELECT o.last_error FROM nextphone.outbox o
+        WHERE o.webhook_id = w.id AND o.last_error IS NOT NULL
+        ORDER BY o.id DESC LIMIT 1) e ON true
+  LEFT JOIN LATERAL (
+       SELECT count(*) FILTER (WHERE o.status = 'pending') AS queued,
+              count(*) FILTER (WHERE o.status = 'sending') AS sending,
+              count(*) FILTER (WHERE o.status = 'delivered') AS delivered,
+              count(*) FILTER (WHERE o.status = 'dead') AS dead
+         FROM nextphone.outbox o WHERE o.webhook_id = w.id) q ON true
+  LEFT JOIN LATERAL (
+       SELECT count(*) AS attempts_24h,
+              avg(coalesce(t.status_code BETWEEN 200 AND 299, false)::int) AS success_rate_24h,
+              percentile_cont(0.5) WITHIN GROUP (ORDER BY t.duration_ms) AS latency_p50_ms,
+              percentile_cont(0.95) WITHIN GROUP (ORDER BY t.duration_ms) AS latency_p95_ms
+         FROM nextphone.attempts t JOIN nextphone.outbox o ON o.id = t.outbox_id
+        WHERE o.webhook_id = w.id AND t.started_at > now() - interval '24 hours') a ON true;
+COMMENT ON VIEW nextphone.webhook_health IS
+  'Per webhook: enabled or why not, circuit state, queued/sending/delivered/dead counts, success rate and latency percentiles of the last 24 hours, last error; health and health_reason say at a glance whether it is healthy, degraded (retrying), circuit open or disabled, and why';
+COMMENT ON COLUMN nextphone.webhook_health.health IS
+  'healthy; degraded (its last attempts failed, messages are being retried); circuit open (deliveries wait for a probe to succeed); or disabled';
+COMMENT ON COLUMN nextphone.webhook_health.health_reason IS
+  'Why the webhook is not healthy: the reason it was disabled, or how many attempts failed since when, and the last error';
+
+-- The webhook caches hear of changes made in replica mode too (the worker
+-- disabling a webhook, logical replication).
+ALTER TABLE nextphone.webhooks ENABLE ALWAYS TRIGGER cache_invalidate;
+ALTER TABLE nextphone.webhooks ENABLE ALWAYS TRIGGER cache_invalidate_update;
+ALTER TABLE nextphone.businesses ENABLE ALWAYS TRIGGER cache_invalidate;
+
+-- retry, retry_dead and cancel run as the owner (EXECUTE is all an operator
+-- needs); retry refuses a message that was never rendered
+CREATE OR REPLACE FUNCTION nextphone.retry(id bigint) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    st text;
+    rendered boolean;
+    why text;
+BEGIN
+    SELECT o.status, o.url IS NOT NULL AND o.method IS NOT NULL, o.last_error
+      INTO st, rendered, why
+      FROM nextphone.outbox o WHERE o.id = retry.id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'message % does not exist', id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF NOT rendered THEN
+        RAISE EXCEPTION 'cannot retry message % because it was never rendered', id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = coalesce('It was stored dead: ' || why, 'It has no method or URL.'),
+                  HINT = 'Fix the webhook or the variables, then queue it again with nextphone.enqueue().';
+    END IF;
+    IF st IN ('delivered', 'sending') THEN
+        RAISE EXCEPTION 'cannot retry message % because it is %', id, st
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = CASE st WHEN 'sending' THEN 'The message is being sent now.'
+                         ELSE 'A delivered message is not sent again.' END;
+    END IF;
+    UPDATE nextphone.outbox o
+       SET status = 'pending', attempts = 0, next_attempt_at = now(),
+           lease_until = NULL, leased_by = NULL
+     WHERE o.id = retry.id;
+END
+$$;
+COMMENT ON FUNCTION nextphone.retry(bigint) IS
+  'Sends a pending, dead or cancelled message now, with a fresh round of attempts (earlier attempts stay in nextphone.attempts); runs as the owner, so EXECUTE is the only grant an operator needs';
+
+CREATE OR REPLACE FUNCTION nextphone.retry_dead(tool_name text, since timestamptz DEFAULT NULL) RETURNS bigint
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    wid bigint;
+    is_enabled boolean;
+    n bigint;
+BEGIN
+    SELECT w.id, w.enabled INTO wid, is_enabled FROM nextphone.webhooks w WHERE w.tool_name = retry_dead.tool_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'webhook "%" does not exist', tool_name USING ERRCODE = 'undefined_object';
+    END IF;
+    UPDATE nextphone.outbox o
+       SET status = 'pending', attempts = 0, next_attempt_at = now(),
+           lease_until = NULL, leased_by = NULL
+     WHERE o.webhook_id = wid AND o.status = 'dead'
+       AND o.method IS NOT NULL AND o.url IS NOT NULL
+       AND (since IS NULL OR o.created_at >= since);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n > 0 AND NOT is_enabled THEN
+        RAISE NOTICE 'webhook "%" is disabled: its messages wait until it is enabled again', tool_name;
+    END IF;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION nextphone.retry_dead(text, timestamptz) IS
+  'Replays the dead messages of a webhook (those created since a time, or all; never-rendered ones are left dead): returns how many were queued again; runs as the owner';
+
+CREATE OR REPLACE FUNCTION nextphone.cancel(id bigint) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    st text;
+BEGIN
+    SELECT o.status INTO st FROM nextphone.outbox o WHERE o.id = cancel.id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'message % does not exist', id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF st NOT IN ('pending', 'dead') THEN
+        RAISE EXCEPTION 'cannot cancel message % because it is %', id, st
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = CASE st WHEN 'sending' THEN 'The message is being sent now; cancel it if the attempt fails.'
+                         ELSE 'Only a pending or dead message can be cancelled.' END;
+    END IF;
+    UPDATE nextphone.outbox o SET status = 'cancelled', lease_until = NULL WHERE o.id = cancel.id;
+END
+$$;
+COMMENT ON FUNCTION nextphone.cancel(bigint) IS
+  'Stops a pending (or dead) message: it is never sent again unless retried; runs as the owner';
+
+
+-- worker_status() names each worker's database (nextphone.database_name may
+-- list several).  A function's result columns cannot change in place: grants
+-- made on it must be made again after the update.
+DROP FUNCTION nextphone.worker_status();
+CREATE FUNCTION nextphone.worker_status(
+    OUT worker integer, OUT pid integer, OUT state text, OUT in_flight integer,
+    OUT sent bigint, OUT delivered bigint, OUT failed bigint, OUT last_error text,
+    OUT started_at timestamptz, OUT last_cycle_at timestamptz, OUT last_cycle_ms double precision,
+    OUT database text)
+  RETURNS SETOF record
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'nextphone_worker_status';
+COMMENT ON FUNCTION nextphone.worker_status() IS
+  'One row per running delivery worker of the cluster (each database of nextphone.database_name has its own): its number in its database, pid, state, requests in flight, requests sent, delivered and failed since it started, its last error (for another database''s worker, only to pg_read_all_stats), its last loop, its database';
+REVOKE ALL ON FUNCTION nextphone.worker_status() FROM PUBLIC;
