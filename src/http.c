@@ -105,7 +105,9 @@ http_socket_cb(CURL *easy, curl_socket_t sock, int what, void *userp, void *sock
 		{
 			if (errno != EEXIST ||
 				epoll_ctl(client->epoll_fd, EPOLL_CTL_MOD, sock, &ev) != 0)
-				elog(WARNING, "could not add socket to epoll set: %m");
+				ereport(WARNING,
+						(errcode_for_socket_access(),
+						 errmsg("could not add a socket to the delivery worker's epoll set: %m")));
 		}
 		/* any non-NULL marker: the socket is in the epoll set */
 		curl_multi_assign(client->multi, sock, client);
@@ -114,7 +116,9 @@ http_socket_cb(CURL *easy, curl_socket_t sock, int what, void *userp, void *sock
 	{
 		if (errno != ENOENT ||
 			epoll_ctl(client->epoll_fd, EPOLL_CTL_ADD, sock, &ev) != 0)
-			elog(WARNING, "could not modify socket in epoll set: %m");
+			ereport(WARNING,
+					(errcode_for_socket_access(),
+					 errmsg("could not change a socket in the delivery worker's epoll set: %m")));
 	}
 	return 0;
 }
@@ -266,7 +270,7 @@ HttpClientCreate(int max_concurrency, int max_response)
 	if (client->epoll_fd < 0)
 		ereport(ERROR,
 				(errcode_for_socket_access(),
-				 errmsg("could not create epoll set: %m")));
+				 errmsg("could not create an epoll set for the delivery worker: %m")));
 
 	client->multi = curl_multi_init();
 	if (client->multi == NULL)

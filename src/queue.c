@@ -30,6 +30,7 @@
 #include "utils/array.h"
 #include "utils/fmgroids.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -40,9 +41,7 @@
 /* The columns every claim returns, in this order */
 #define CLAIM_RETURNING \
 	" RETURNING o.id, coalesce(o.webhook_id, 0), o.attempts + 1, o.msg_id," \
-	"  o.method, o.url, o.body," \
-	"  ARRAY(SELECT h.key || ': ' || coalesce(h.value, '')" \
-	"          FROM pg_catalog.json_each_text(o.headers::json) h)," \
+	"  o.method, o.url, o.body, o.headers," \
 	"  coalesce(w.timeout_ms, 0)," \
 	"  CASE WHEN w.id IS NOT NULL THEN nextphone.signing_secrets(w) END"
 
@@ -73,6 +72,12 @@ static const char *claim_sql =
  * The webhooks with a policy of their own and due rows, locked; with how
  * many rows their rate limit allows now, whether a circuit probe is due, and
  * (ordered) the head of their queue when it is due and nothing is in flight.
+ *
+ * The due-row test is a subquery with LIMIT, which the planner keeps as a
+ * per-webhook probe: as an EXISTS it may become a semi-join that reads every
+ * due row of the queue, and the plan is kept for the life of the worker,
+ * made when the queue was perhaps empty.  This statement runs before every
+ * claim, usually with no such webhook at all.
  */
 static const char *special_sql =
 "SELECT w.id,"
@@ -89,8 +94,9 @@ static const char *special_sql =
 "         ORDER BY h.id LIMIT 1)"
 "  FROM nextphone.webhooks w"
 " WHERE w.enabled AND (w.ordered OR w.rate_limit_per_second IS NOT NULL OR w.circuit_state <> 'closed')"
-"   AND EXISTS (SELECT 1 FROM nextphone.outbox p"
-"                WHERE p.webhook_id = w.id AND p.status = 'pending' AND p.next_attempt_at <= now())"
+"   AND (SELECT true FROM nextphone.outbox p"
+"         WHERE p.webhook_id = w.id AND p.status = 'pending' AND p.next_attempt_at <= now()"
+"         LIMIT 1)"
 " ORDER BY w.id"
 "   FOR NO KEY UPDATE OF w SKIP LOCKED";
 
@@ -136,6 +142,12 @@ static const char *next_due_sql =
 "                     CASE WHEN w.circuit_state <> 'closed' THEN w.next_probe_at END AS probe,"
 "                     CASE WHEN w.rate_limit_per_second IS NOT NULL THEN w.rate_limit_tat END AS tat) q"
 "    WHERE w.enabled AND (w.ordered OR w.rate_limit_per_second IS NOT NULL OR w.circuit_state <> 'closed')))";
+
+/* Give back leased rows that were never sent */
+static const char *release_sql =
+"UPDATE nextphone.outbox"
+"   SET status = 'pending', lease_until = NULL, leased_by = NULL"
+" WHERE id = ANY ($1) AND status = 'sending' AND leased_by = $2";
 
 static const char *reclaim_sql =
 "UPDATE nextphone.outbox"
@@ -248,6 +260,7 @@ static SPIPlanPtr claim_webhook_plan = NULL;
 static SPIPlanPtr claimed_webhook_plan = NULL;
 static SPIPlanPtr next_due_plan = NULL;
 static SPIPlanPtr reclaim_plan = NULL;
+static SPIPlanPtr release_plan = NULL;
 static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr lock_webhooks_plan = NULL;
 static SPIPlanPtr purge_plan = NULL;
@@ -275,7 +288,7 @@ queue_begin(const char *activity)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+		elog(ERROR, "could not connect to the SPI manager");
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, activity);
 }
@@ -364,16 +377,46 @@ QueueReclaim(const QueuePolicy *policy, bool own_too)
 	Oid			types[2] = {BOOLOID, INT4OID};
 	Datum		values[2];
 	uint64		n;
+	int			ret;
 
 	queue_begin("nextphone: reclaim expired leases");
 	values[0] = BoolGetDatum(own_too);
 	values[1] = Int32GetDatum(policy->worker_number);
-	if (SPI_execute_plan(queue_prepare(&reclaim_plan, reclaim_sql, 2, types),
-						 values, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not reclaim expired leases");
+	ret = SPI_execute_plan(queue_prepare(&reclaim_plan, reclaim_sql, 2, types),
+						   values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "could not reclaim expired leases: %s", SPI_result_code_string(ret));
 	n = SPI_processed;
 	queue_end();
 	return n;
+}
+
+/*
+ * QueueRelease
+ *		Put back to pending n rows this worker claimed and did not send.
+ */
+void
+QueueRelease(const QueuePolicy *policy, const int64 *ids, int n)
+{
+	Oid			types[2] = {INT8ARRAYOID, INT4OID};
+	Datum		values[2];
+	Datum	   *elems;
+	int			ret;
+
+	if (n == 0)
+		return;
+	queue_begin("nextphone: release unsent claims");
+	elems = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(ids[i]);
+	values[0] = PointerGetDatum(construct_array(elems, n, INT8OID, sizeof(int64),
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[1] = Int32GetDatum(policy->worker_number);
+	ret = SPI_execute_plan(queue_prepare(&release_plan, release_sql, 2, types),
+						   values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "could not release unsent claims: %s", SPI_result_code_string(ret));
+	queue_end();
 }
 
 /*
@@ -385,8 +428,10 @@ queue_load_secrets(void)
 {
 	List	   *secrets = NIL;
 
-	if (SPI_execute(secrets_sql, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read secrets");
+	int			ret = SPI_execute(secrets_sql, true, 0);
+
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read secrets: %s", SPI_result_code_string(ret));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
@@ -460,6 +505,66 @@ queue_resolve_secrets(const char *line, List *secrets, char **error)
 }
 
 /*
+ * queue_header_lines
+ *		Append a job's header lines ("Name: value") from the outbox row's
+ *		headers object, as json_each_text() would give them: a string value
+ *		unquoted, null as nothing, anything else as its JSON text.  (Done here
+ *		rather than in the claim: a set-returning function per claimed row
+ *		was a tenth of the claim's cost.)
+ */
+static void
+queue_header_lines(QueueJob *job, Jsonb *jb, bool *any_tags)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	StringInfoData line;
+
+	if (!JB_ROOT_IS_OBJECT(jb))
+		return;
+	initStringInfo(&line);
+	it = JsonbIteratorInit(&jb->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			resetStringInfo(&line);
+			appendBinaryStringInfo(&line, v.val.string.val, v.val.string.len);
+			appendStringInfoString(&line, ": ");
+		}
+		else if (tok == WJB_VALUE)
+		{
+			switch (v.type)
+			{
+				case jbvNull:
+					break;
+				case jbvString:
+					appendBinaryStringInfo(&line, v.val.string.val, v.val.string.len);
+					break;
+				case jbvBool:
+					appendStringInfoString(&line, v.val.boolean ? "true" : "false");
+					break;
+				case jbvNumeric:
+					appendStringInfoString(&line,
+										   DatumGetCString(DirectFunctionCall1(numeric_out,
+																	   NumericGetDatum(v.val.numeric))));
+					break;
+				case jbvBinary:
+					(void) JsonbToCString(&line, v.val.binary.data, v.val.binary.len);
+					break;
+				default:
+					elog(ERROR, "unexpected jsonb value type %d in the headers of message " INT64_FORMAT,
+						 (int) v.type, job->id);
+			}
+			if (strstr(line.data, "{{") != NULL)
+				*any_tags = true;
+			job->headers = lappend(job->headers, pstrdup(line.data));
+		}
+	}
+	pfree(line.data);
+}
+
+/*
  * queue_take_jobs
  *		Append the rows a claim returned to *jobs, copied into the caller's
  *		memory context.
@@ -504,18 +609,7 @@ queue_take_jobs(List **jobs, bool *any_tags)
 
 		d = SPI_getbinval(tup, desc, 8, &isnull);
 		if (!isnull)
-		{
-			arr = DatumGetArrayTypeP(d);
-			deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
-			for (int k = 0; k < nelems; k++)
-			{
-				char	   *line = TextDatumGetCString(elems[k]);
-
-				if (strstr(line, "{{") != NULL)
-					*any_tags = true;
-				job->headers = lappend(job->headers, line);
-			}
-		}
+			queue_header_lines(job, DatumGetJsonbP(d), any_tags);
 		*jobs = lappend(*jobs, job);
 		MemoryContextSwitchTo(old);
 	}
@@ -523,10 +617,12 @@ queue_take_jobs(List **jobs, bool *any_tags)
 
 /*
  * QueueClaim
- *		Claim up to limit due rows, commit, and return them as QueueJobs.
+ *		Claim up to limit due rows, and return them as QueueJobs; rows of
+ *		webhooks with a policy of their own (ordered, rate-limited, circuit
+ *		probe) only up to limit_now, the rows that will be sent at once.
  */
 List *
-QueueClaim(const QueuePolicy *policy, int limit)
+QueueClaim(const QueuePolicy *policy, int limit_now, int limit)
 {
 	Oid			types[5] = {INT4OID, INT4OID, INT4OID, INT8OID, INT8OID};
 	Datum		values[5];
@@ -538,13 +634,15 @@ QueueClaim(const QueuePolicy *policy, int limit)
 	int		   *special_allow;
 	int64	   *special_head;
 	bool	   *special_probe;
+	int			ret;
 
 	queue_begin("nextphone: claim due messages");
 
 	/* webhooks with a policy of their own, one at a time */
-	if (SPI_execute_plan(queue_prepare(&special_plan, special_sql, 0, NULL),
-						 NULL, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not list webhooks to claim for");
+	ret = SPI_execute_plan(queue_prepare(&special_plan, special_sql, 0, NULL),
+						   NULL, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not list webhooks to claim for: %s", SPI_result_code_string(ret));
 	nspecial = (int) SPI_processed;
 	special_ids = palloc(sizeof(int64) * (nspecial + 1));
 	special_allow = palloc(sizeof(int) * (nspecial + 1));
@@ -582,22 +680,23 @@ QueueClaim(const QueuePolicy *policy, int limit)
 		special_allow[i] = allow;
 	}
 
-	for (int i = 0; i < nspecial && list_length(jobs) < limit; i++)
+	for (int i = 0; i < nspecial && list_length(jobs) < Min(limit_now, limit); i++)
 	{
 		int			before = list_length(jobs);
 		int			claimed;
 
 		if (special_allow[i] <= 0)
 			continue;
-		values[0] = Int32GetDatum(Min(special_allow[i], limit - before));
+		values[0] = Int32GetDatum(Min(special_allow[i], Min(limit_now, limit) - before));
 		values[1] = Int32GetDatum(policy->worker_number);
 		values[2] = Int32GetDatum(policy->default_timeout_ms);
 		values[3] = Int64GetDatum(special_ids[i]);
 		values[4] = Int64GetDatum(special_head[i]);
 		nulls[4] = special_head[i] ? ' ' : 'n';
-		if (SPI_execute_plan(queue_prepare(&claim_webhook_plan, claim_webhook_sql, 5, types),
-							 values, nulls, false, 0) != SPI_OK_UPDATE_RETURNING)
-			elog(ERROR, "could not claim due messages");
+		ret = SPI_execute_plan(queue_prepare(&claim_webhook_plan, claim_webhook_sql, 5, types),
+							   values, nulls, false, 0);
+		if (ret != SPI_OK_UPDATE_RETURNING)
+			elog(ERROR, "could not claim due messages: %s", SPI_result_code_string(ret));
 		queue_take_jobs(&jobs, &any_tags);
 		claimed = list_length(jobs) - before;
 		if (claimed > 0)
@@ -608,9 +707,11 @@ QueueClaim(const QueuePolicy *policy, int limit)
 			v2[0] = Int64GetDatum(special_ids[i]);
 			v2[1] = Int32GetDatum(claimed);
 			v2[2] = Int32GetDatum(policy->circuit_probe_ms);
-			if (SPI_execute_plan(queue_prepare(&claimed_webhook_plan, claimed_webhook_sql, 3, t2),
-								 v2, NULL, false, 0) != SPI_OK_UPDATE)
-				elog(ERROR, "could not update a webhook's rate allowance");
+			ret = SPI_execute_plan(queue_prepare(&claimed_webhook_plan, claimed_webhook_sql, 3, t2),
+								   v2, NULL, false, 0);
+			if (ret != SPI_OK_UPDATE)
+				elog(ERROR, "could not update the rate allowance of a webhook: %s",
+					 SPI_result_code_string(ret));
 		}
 	}
 
@@ -620,9 +721,10 @@ QueueClaim(const QueuePolicy *policy, int limit)
 		values[0] = Int32GetDatum(limit - list_length(jobs));
 		values[1] = Int32GetDatum(policy->worker_number);
 		values[2] = Int32GetDatum(policy->default_timeout_ms);
-		if (SPI_execute_plan(queue_prepare(&claim_plan, claim_sql, 3, types),
-							 values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
-			elog(ERROR, "could not claim due messages");
+		ret = SPI_execute_plan(queue_prepare(&claim_plan, claim_sql, 3, types),
+							   values, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE_RETURNING)
+			elog(ERROR, "could not claim due messages: %s", SPI_result_code_string(ret));
 		queue_take_jobs(&jobs, &any_tags);
 	}
 
@@ -666,12 +768,14 @@ QueueNextDue(const QueuePolicy *policy)
 	TimestampTz result = 0;
 	bool		isnull;
 	Datum		d;
+	int			ret;
 
 	queue_begin("nextphone: find the next due message");
 	/* not read-only: it must see the outcomes recorded in this step */
-	if (SPI_execute_plan(queue_prepare(&next_due_plan, next_due_sql, 0, NULL),
-						 NULL, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not find the next due message");
+	ret = SPI_execute_plan(queue_prepare(&next_due_plan, next_due_sql, 0, NULL),
+						   NULL, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not find the next due message: %s", SPI_result_code_string(ret));
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)
 		result = DatumGetTimestampTz(d);
@@ -730,6 +834,7 @@ QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n)
 	Oid			coltypes[9] = {INT8OID, TEXTOID, INT4OID, TEXTOID, FLOAT8OID,
 	TIMESTAMPTZOID, FLOAT8OID, TEXTOID, TEXTOID};
 	Oid			lock_types[1] = {INT8ARRAYOID};
+	int			ret;
 
 	if (n == 0)
 		return;
@@ -773,12 +878,15 @@ QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n)
 	values[12] = Int32GetDatum(policy->disable_after_s);
 	values[13] = Int32GetDatum(policy->worker_number);
 
-	if (SPI_execute_plan(queue_prepare(&lock_webhooks_plan, lock_webhooks_sql, 1, lock_types),
-						 values, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not lock the webhooks of finished messages");
-	if (SPI_execute_plan(queue_prepare(&record_plan, record_sql, 14, types),
-						 values, NULL, false, 0) < 0)
-		elog(ERROR, "could not record delivery outcomes");
+	ret = SPI_execute_plan(queue_prepare(&lock_webhooks_plan, lock_webhooks_sql, 1, lock_types),
+						   values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not lock the webhooks of finished messages: %s",
+			 SPI_result_code_string(ret));
+	ret = SPI_execute_plan(queue_prepare(&record_plan, record_sql, 14, types),
+						   values, NULL, false, 0);
+	if (ret < 0)
+		elog(ERROR, "could not record delivery outcomes: %s", SPI_result_code_string(ret));
 
 	queue_end();
 }
@@ -793,12 +901,14 @@ QueuePurge(const QueuePolicy *policy)
 	Oid			types[1] = {INT4OID};
 	Datum		values[1];
 	uint64		n;
+	int			ret;
 
 	queue_begin("nextphone: purge delivered messages");
 	values[0] = Int32GetDatum(policy->retention_s);
-	if (SPI_execute_plan(queue_prepare(&purge_plan, purge_sql, 1, types),
-						 values, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not purge delivered messages");
+	ret = SPI_execute_plan(queue_prepare(&purge_plan, purge_sql, 1, types),
+						   values, NULL, false, 0);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "could not purge delivered messages: %s", SPI_result_code_string(ret));
 	n = SPI_processed;
 	queue_end();
 	return n;

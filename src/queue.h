@@ -95,11 +95,19 @@ extern uint64 QueueReclaim(const QueuePolicy *policy, bool own_too);
 
 /*
  * QueueClaim
- *		Claim at most limit due rows (status sending, under a lease), commit,
- *		and return them as a List of QueueJob allocated in the caller's
- *		memory context.
+ *		Claim at most limit due rows (status sending, under a lease) and
+ *		return them as a List of QueueJob allocated in the caller's memory
+ *		context.  Rows of ordered, rate-limited or circuit-probed webhooks
+ *		are claimed only up to limit_now, the rows the caller sends at once:
+ *		their policy holds at claim time.
  */
-extern List *QueueClaim(const QueuePolicy *policy, int limit);
+extern List *QueueClaim(const QueuePolicy *policy, int limit_now, int limit);
+
+/*
+ * QueueRelease
+ *		Put back to pending n rows this worker claimed and never sent.
+ */
+extern void QueueRelease(const QueuePolicy *policy, const int64 *ids, int n);
 
 /*
  * QueueNextDue

@@ -9,13 +9,16 @@
  * worker connects to its database and, once the extension is installed
  * there, runs a loop of named steps:
  *
- *	record finished outcomes -> reclaim expired leases -> claim due rows
- *	(these three in one short transaction) -> start the claimed requests ->
- *	purge by retention -> wait (latch and sockets together)
+ *	take finished outcomes (freeing their slots) -> start claimed rows
+ *	waiting for a slot -> record outcomes, reclaim expired leases, claim due
+ *	rows (these three in one short transaction) -> start the claimed
+ *	requests -> purge by retention -> wait (latch and sockets together)
  *
  * A claim is committed before any request is sent, and no transaction is
  * open while requests are in flight.  Requests are started as slots free
- * up, so one slow endpoint never holds back the others.
+ * up, so one slow endpoint never holds back the others.  A claim takes a
+ * backlog of rows ahead of the free slots and outcomes are recorded in
+ * batches, so that one transaction serves many requests.
  *
  * The worker's session skips foreign key checks and triggers on the queue
  * tables (session_replication_role = replica: its statements keep the
@@ -97,6 +100,42 @@ static HttpClient *worker_client = NULL;
 
 /* Memory of one loop iteration (the step's SPI memory ends at its commit) */
 static MemoryContext loop_cxt = NULL;
+
+/*
+ * The worker claims ahead of its free slots, so that one short transaction
+ * serves many requests even at a low max_concurrency: claimed rows wait in
+ * the backlog for a slot.  Finished requests give their slot back at once;
+ * their outcomes wait in "pending" to be recorded in a batch, at the next
+ * claim or within RECORD_DELAY_MS.  (Both live in memory only: a crash
+ * loses nothing, the rows are still leased, and are sent again once the
+ * lease is reclaimed, with the same webhook-id.)
+ */
+typedef struct BacklogJob
+{
+	QueueJob   *job;
+	TimestampTz claimed_at;
+} BacklogJob;
+
+static MemoryContext backlog_cxt = NULL;
+static List *backlog = NIL;
+static MemoryContext outcome_cxt = NULL;	/* reset at each record */
+static QueueOutcome *pending = NULL;
+static int	npending = 0;
+static int	pending_cap = 0;
+static TimestampTz pending_since = 0;
+
+/* Rows claimed ahead of the free slots: max_concurrency, at least this */
+#define CLAIM_AHEAD_MIN 32
+
+/* Longest wait of an outcome before it is recorded */
+#define RECORD_DELAY_MS 5
+
+/*
+ * Longest wait of a claimed row for a slot before it is given back; far
+ * within its lease (its timeout and a minute), so that it is sent within
+ * the lease.
+ */
+#define BACKLOG_MAX_WAIT_MS 20000
 
 /*
  * parse_retry_schedule
@@ -581,100 +620,167 @@ outcome_of(HttpRequest *req)
 }
 
 /*
- * record_finished
- *		Record the outcomes of every finished request (and of rows that could
- *		not be sent) in one batch, and give their slots back.  Returns the
- *		number recorded.
+ * pending_add
+ *		A new entry at the end of the outcomes waiting to be recorded.
  */
-static int
-record_finished(HttpClient *client, const QueuePolicy *policy, List **unsent)
+static QueueOutcome *
+pending_add(void)
 {
-	int			max = HttpBusy(client) + list_length(*unsent);
-	QueueOutcome *outcomes;
-	HttpRequest **done;
-	int			n = 0;
-	int			ndone = 0;
-	int64		delivered = 0;
-	int64		failed = 0;
-	const char *last_error = NULL;
-	HttpRequest *req;
-	ListCell   *lc;
-
-	if (max == 0)
-		return 0;
-	outcomes = palloc0(sizeof(QueueOutcome) * max);
-	done = palloc(sizeof(HttpRequest *) * max);
-
-	while ((req = HttpNextFinished(client)) != NULL)
+	if (npending == pending_cap)
 	{
-		QueueOutcome *o = &outcomes[n++];
-
-		done[ndone++] = req;
-		o->id = req->outbox_id;
-		o->kind = outcome_of(req);
-		o->status_code = req->status_code;
-		o->error = req->error;
-		if (o->error == NULL && o->kind != OUTCOME_DELIVERED)
-			o->error = psprintf("HTTP status %d", req->status_code);
-		o->retry_after = req->retry_after;
-		o->started_at = req->started_at;
-		o->duration_ms = req->duration_ms;
-		o->response_headers = req->response_headers.len > 0 ? req->response_headers.data : NULL;
-		o->response_body = req->response_body.len > 0 ? req->response_body.data : NULL;
+		pending_cap = Max(64, pending_cap * 2);
+		pending = pending == NULL ?
+			MemoryContextAlloc(outcome_cxt, sizeof(QueueOutcome) * pending_cap) :
+			repalloc(pending, sizeof(QueueOutcome) * pending_cap);
 	}
-	foreach(lc, *unsent)
-	{
-		QueueJob   *job = (QueueJob *) lfirst(lc);
-		QueueOutcome *o = &outcomes[n++];
+	if (npending == 0)
+		pending_since = GetCurrentTimestamp();
+	memset(&pending[npending], 0, sizeof(QueueOutcome));
+	return &pending[npending++];
+}
 
-		o->id = job->id;
-		o->kind = OUTCOME_RETRY;
-		o->error = job->error;
-		o->retry_after = -1;
-		o->started_at = GetCurrentTimestamp();
-	}
-
-	if (n == 0)
-		return 0;
-
-	for (int i = 0; i < n; i++)
-	{
-		if (outcomes[i].kind == OUTCOME_DELIVERED)
-			delivered++;
-		else
-		{
-			failed++;
-			last_error = outcomes[i].error;
-		}
-	}
-
-	QueueRecord(policy, outcomes, n);
-
+/*
+ * worker_count
+ *		Add to the counters worker_status() shows.
+ */
+static void
+worker_count(int64 sent, int64 delivered, int64 failed, const char *last_error)
+{
 	SpinLockAcquire(&my_slot->mutex);
-	my_slot->sent += ndone;
+	my_slot->sent += sent;
 	my_slot->delivered += delivered;
 	my_slot->failed += failed;
 	if (last_error)
 		strlcpy(my_slot->last_error, last_error, sizeof(my_slot->last_error));
 	SpinLockRelease(&my_slot->mutex);
+}
 
-	for (int i = 0; i < ndone; i++)
-		HttpRelease(client, done[i]);
-	*unsent = NIL;
+/*
+ * collect_finished
+ *		Keep the outcome of every finished request for the next record, and
+ *		give its slot back at once: a slot is never held by a finished
+ *		request waiting for a transaction.
+ */
+static void
+collect_finished(HttpClient *client)
+{
+	HttpRequest *req;
+	int64		sent = 0;
+	int64		delivered = 0;
+	int64		failed = 0;
+	const char *last_error = NULL;
+	MemoryContext old = MemoryContextSwitchTo(outcome_cxt);
+
+	while ((req = HttpNextFinished(client)) != NULL)
+	{
+		QueueOutcome *o = pending_add();
+
+		o->id = req->outbox_id;
+		o->kind = outcome_of(req);
+		o->status_code = req->status_code;
+		o->error = req->error ? pstrdup(req->error) : NULL;
+		if (o->error == NULL && o->kind != OUTCOME_DELIVERED)
+			o->error = psprintf("HTTP status %d", req->status_code);
+		o->retry_after = req->retry_after;
+		o->started_at = req->started_at;
+		o->duration_ms = req->duration_ms;
+		o->response_headers = req->response_headers.len > 0 ?
+			pstrdup(req->response_headers.data) : NULL;
+		o->response_body = req->response_body.len > 0 ?
+			pstrdup(req->response_body.data) : NULL;
+		sent++;
+		if (o->kind == OUTCOME_DELIVERED)
+			delivered++;
+		else
+		{
+			failed++;
+			last_error = o->error;
+		}
+		HttpRelease(client, req);
+	}
+	MemoryContextSwitchTo(old);
+	if (sent > 0)
+		worker_count(sent, delivered, failed, last_error);
+}
+
+/*
+ * record_pending
+ *		Record the outcomes kept so far, in one statement of the current
+ *		step.  Returns the number recorded.
+ */
+static int
+record_pending(const QueuePolicy *policy)
+{
+	int			n = npending;
+
+	if (n == 0)
+		return 0;
+	QueueRecord(policy, pending, n);
+	MemoryContextReset(outcome_cxt);
+	pending = NULL;
+	npending = pending_cap = 0;
+	pending_since = 0;
 	return n;
 }
 
 /*
+ * job_copy
+ *		A copy of a claimed row in the backlog's memory, freed by job_free.
+ */
+static QueueJob *
+job_copy(const QueueJob *job)
+{
+	MemoryContext old = MemoryContextSwitchTo(backlog_cxt);
+	QueueJob   *copy = palloc0(sizeof(QueueJob));
+	ListCell   *lc;
+
+	copy->id = job->id;
+	copy->webhook_id = job->webhook_id;
+	copy->attempt = job->attempt;
+	copy->msg_id = pstrdup(job->msg_id);
+	copy->method = pstrdup(job->method);
+	copy->url = pstrdup(job->url);
+	copy->body = job->body ? pstrdup(job->body) : NULL;
+	foreach(lc, job->headers)
+		copy->headers = lappend(copy->headers, pstrdup((char *) lfirst(lc)));
+	copy->timeout_ms = job->timeout_ms;
+	foreach(lc, job->signing_secrets)
+		copy->signing_secrets = lappend(copy->signing_secrets, pstrdup((char *) lfirst(lc)));
+	MemoryContextSwitchTo(old);
+	return copy;
+}
+
+/*
+ * job_free
+ *		Free a backlog copy made by job_copy.
+ */
+static void
+job_free(QueueJob *job)
+{
+	pfree(job->msg_id);
+	pfree(job->method);
+	pfree(job->url);
+	if (job->body)
+		pfree(job->body);
+	list_free_deep(job->headers);
+	list_free_deep(job->signing_secrets);
+	pfree(job);
+}
+
+/*
  * claim_jobs
- *		Claim up to "free" due rows; rows that cannot be sent (a missing
- *		secret) go to *unsent, to be recorded as failed attempts.
+ *		Claim up to "limit" due rows, "now" of them to send at once; rows
+ *		that cannot be sent (a missing secret) become failed attempts among
+ *		the outcomes to record.
  */
 static List *
-claim_jobs(const QueuePolicy *policy, int free, List **unsent, int *nclaimed)
+claim_jobs(const QueuePolicy *policy, int now, int limit, int *nclaimed)
 {
-	List	   *jobs = QueueClaim(policy, free);
+	List	   *jobs = QueueClaim(policy, now, limit);
 	List	   *sendable = NIL;
 	ListCell   *lc;
+	int64		failed = 0;
+	const char *last_error = NULL;
 	MemoryContext old = MemoryContextSwitchTo(loop_cxt);
 
 	*nclaimed = list_length(jobs);
@@ -683,50 +789,122 @@ claim_jobs(const QueuePolicy *policy, int free, List **unsent, int *nclaimed)
 		QueueJob   *job = (QueueJob *) lfirst(lc);
 
 		if (job->error != NULL)
-			*unsent = lappend(*unsent, job);
+		{
+			QueueOutcome *o = pending_add();
+
+			o->id = job->id;
+			o->kind = OUTCOME_RETRY;
+			o->error = MemoryContextStrdup(outcome_cxt, job->error);
+			o->retry_after = -1;
+			o->started_at = GetCurrentTimestamp();
+			failed++;
+			last_error = o->error;
+		}
 		else
 			sendable = lappend(sendable, job);
 	}
 	MemoryContextSwitchTo(old);
+	if (failed > 0)
+		worker_count(0, 0, failed, last_error);
 	return sendable;
 }
 
 /*
- * start_requests
- *		Start the requests of claimed (and committed) rows.
+ * start_request
+ *		Start the request of a claimed (and committed) row in a free slot.
  */
 static void
-start_requests(HttpClient *client, List *jobs)
+start_request(HttpClient *client, QueueJob *job)
+{
+	HttpRequest *req;
+	MemoryContext old;
+	ListCell   *hc;
+
+	req = HttpAcquire(client);
+	Assert(req != NULL);
+	old = MemoryContextSwitchTo(req->cxt);
+	req->outbox_id = job->id;
+	req->webhook_id = job->webhook_id;
+	req->attempt = job->attempt;
+	req->msg_id = pstrdup(job->msg_id);
+	req->method = pstrdup(job->method);
+	req->url = pstrdup(job->url);
+	req->body = job->body ? pstrdup(job->body) : NULL;
+	req->headers = NIL;
+	foreach(hc, job->headers)
+		req->headers = lappend(req->headers, pstrdup((char *) lfirst(hc)));
+	req->timeout_ms = job->timeout_ms > 0 ? job->timeout_ms : nextphone_default_timeout;
+	req->signing_secrets = NIL;
+	foreach(hc, job->signing_secrets)
+		req->signing_secrets = lappend(req->signing_secrets, pstrdup((char *) lfirst(hc)));
+	MemoryContextSwitchTo(old);
+	HttpStart(client, req);
+}
+
+/*
+ * start_requests
+ *		Start the claimed rows in the free slots, backlog first; keep the
+ *		rest in the backlog (claimed at claimed_at).
+ */
+static void
+start_requests(HttpClient *client, int client_size, List *jobs, TimestampTz claimed_at)
 {
 	ListCell   *lc;
 
+	while (backlog != NIL && HttpBusy(client) < client_size)
+	{
+		BacklogJob *b = (BacklogJob *) linitial(backlog);
+
+		backlog = list_delete_first(backlog);
+		start_request(client, b->job);
+		job_free(b->job);
+		pfree(b);
+	}
 	foreach(lc, jobs)
 	{
 		QueueJob   *job = (QueueJob *) lfirst(lc);
-		HttpRequest *req;
-		MemoryContext old;
-		ListCell   *hc;
 
-		req = HttpAcquire(client);
-		Assert(req != NULL);
-		old = MemoryContextSwitchTo(req->cxt);
-		req->outbox_id = job->id;
-		req->webhook_id = job->webhook_id;
-		req->attempt = job->attempt;
-		req->msg_id = pstrdup(job->msg_id);
-		req->method = pstrdup(job->method);
-		req->url = pstrdup(job->url);
-		req->body = job->body ? pstrdup(job->body) : NULL;
-		req->headers = NIL;
-		foreach(hc, job->headers)
-			req->headers = lappend(req->headers, pstrdup((char *) lfirst(hc)));
-		req->timeout_ms = job->timeout_ms > 0 ? job->timeout_ms : nextphone_default_timeout;
-		req->signing_secrets = NIL;
-		foreach(hc, job->signing_secrets)
-			req->signing_secrets = lappend(req->signing_secrets, pstrdup((char *) lfirst(hc)));
-		MemoryContextSwitchTo(old);
-		HttpStart(client, req);
+		if (backlog == NIL && HttpBusy(client) < client_size)
+			start_request(client, job);
+		else
+		{
+			MemoryContext old = MemoryContextSwitchTo(backlog_cxt);
+			BacklogJob *b = palloc(sizeof(BacklogJob));
+
+			b->job = job_copy(job);
+			b->claimed_at = claimed_at;
+			backlog = lappend(backlog, b);
+			MemoryContextSwitchTo(old);
+		}
 	}
+}
+
+/*
+ * release_stale_backlog
+ *		Give back the rows that waited in the backlog longer than
+ *		BACKLOG_MAX_WAIT_MS (slow requests hold the slots), well before
+ *		their lease ends.  Returns the number given back.
+ */
+static int
+release_stale_backlog(const QueuePolicy *policy, TimestampTz now)
+{
+	int64	   *ids = palloc(sizeof(int64) * (list_length(backlog) + 1));
+	int			n = 0;
+
+	while (backlog != NIL)
+	{
+		BacklogJob *b = (BacklogJob *) linitial(backlog);
+
+		if (!TimestampDifferenceExceeds(b->claimed_at, now, BACKLOG_MAX_WAIT_MS))
+			break;
+		ids[n++] = b->job->id;
+		backlog = list_delete_first(backlog);
+		job_free(b->job);
+		pfree(b);
+	}
+	QueueRelease(policy, ids, n);
+	pfree(ids);
+	return n;
 }
 
 /*
@@ -833,7 +1011,6 @@ NextphoneWorkerMain(Datum main_arg)
 	HttpClient *client;
 	int			client_size;
 	int			client_response_size;
-	List	   *unsent = NIL;
 	bool		work_maybe = true;
 	TimestampTz next_due = 0;
 	TimestampTz next_reclaim;
@@ -901,8 +1078,9 @@ NextphoneWorkerMain(Datum main_arg)
 
 		if (n > 0)
 			ereport(LOG,
-					(errmsg("nextphone delivery worker %d of database \"%s\" put back %llu interrupted deliveries",
-							number + 1, my_database, (unsigned long long) n)));
+					(errmsg_plural("nextphone delivery worker %d of database \"%s\" put back %llu interrupted delivery",
+								   "nextphone delivery worker %d of database \"%s\" put back %llu interrupted deliveries",
+								   n, number + 1, my_database, (unsigned long long) n)));
 	}
 	next_reclaim = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), RECLAIM_INTERVAL_MS);
 	next_purge = GetCurrentTimestamp();
@@ -914,15 +1092,25 @@ NextphoneWorkerMain(Datum main_arg)
 	before_shmem_exit(worker_free_client, (Datum) 0);
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "nextphone worker loop",
 									 ALLOCSET_DEFAULT_SIZES);
+	backlog_cxt = AllocSetContextCreate(TopMemoryContext, "nextphone claimed rows",
+										ALLOCSET_DEFAULT_SIZES);
+	outcome_cxt = AllocSetContextCreate(TopMemoryContext, "nextphone outcomes",
+										ALLOCSET_DEFAULT_SIZES);
 
 	for (;;)
 	{
 		TimestampTz cycle_start = GetCurrentTimestamp();
 		long		timeout;
 		int			free;
+		int			ahead;
+		int			room;
 		int			threshold;
 		bool		rebuild;
-		List	   *claimed;
+		bool		claim;
+		bool		record;
+		bool		reclaim;
+		bool		stale;
+		List	   *claimed = NIL;
 
 		MemoryContextSwitchTo(loop_cxt);
 
@@ -936,49 +1124,75 @@ NextphoneWorkerMain(Datum main_arg)
 		rebuild = (client_size != nextphone_max_concurrency ||
 				   client_response_size != nextphone_max_response_size);
 
+		/* 1. take the finished requests' outcomes and free their slots */
+		collect_finished(client);
+
+		/* 2. send claimed rows waiting for a slot (a new max_concurrency takes effect once the slots are drained) */
+		if (!rebuild)
+			start_requests(client, client_size, NIL, 0);
+
 		/*
-		 * 1. record finished outcomes, 2. reclaim expired leases, 3. claim
-		 * due rows: one short transaction, committed before any request of
-		 * the claimed rows is started.
+		 * 3. in one short transaction, committed before any request of the
+		 * claimed rows is started: record outcomes, reclaim expired leases,
+		 * give back rows that waited too long, claim due rows (up to the
+		 * free slots and a backlog ahead of them).
 		 */
-		QueueBeginStep("nextphone: record outcomes and claim");
-
-		if (record_finished(client, &policy, &unsent) > 0)
-			work_maybe = true;
-
-		if (cycle_start >= next_reclaim)
-		{
-			if (QueueReclaim(&policy, false) > 0)
-				work_maybe = true;
-			next_reclaim = TimestampTzPlusMilliseconds(cycle_start, RECLAIM_INTERVAL_MS);
-		}
-
-		/* a new max_concurrency takes effect once the slots are drained */
 		free = rebuild ? 0 : client_size - HttpBusy(client);
-		threshold = HttpInFlight(client) == 0 ? 1 : Max(1, client_size / 4);
-		claimed = NIL;
-		if (free >= threshold &&
+		ahead = rebuild ? 0 : Max(client_size, CLAIM_AHEAD_MIN);
+		room = free + ahead - list_length(backlog);
+		threshold = (HttpInFlight(client) == 0 && backlog == NIL) ? 1 :
+			Max(1, (client_size + ahead) / 4);
+		claim = room >= threshold &&
 			(work_maybe || cycle_start >= next_poll ||
-			 (next_due != 0 && cycle_start >= next_due)))
+			 (next_due != 0 && cycle_start >= next_due));
+		record = npending > 0 &&
+			(claim || npending >= threshold || HttpInFlight(client) == 0 ||
+			 TimestampDifferenceExceeds(pending_since, cycle_start, RECORD_DELAY_MS));
+		reclaim = cycle_start >= next_reclaim;
+		stale = backlog != NIL &&
+			TimestampDifferenceExceeds(((BacklogJob *) linitial(backlog))->claimed_at,
+									   cycle_start, BACKLOG_MAX_WAIT_MS);
+
+		if (record || claim || reclaim || stale)
 		{
-			int			nclaimed;
+			QueueBeginStep("nextphone: record outcomes and claim");
 
-			next_poll = TimestampTzPlusMilliseconds(cycle_start, nextphone_poll_interval);
+			if (record_pending(&policy) > 0)
+				work_maybe = true;
 
-			claimed = claim_jobs(&policy, free, &unsent, &nclaimed);
-			/* rows that cannot be sent: a failed attempt, at once */
-			if (unsent != NIL)
-				record_finished(client, &policy, &unsent);
-			if (nclaimed == free)
-				work_maybe = true;	/* there may be more */
-			else
+			if (reclaim)
 			{
-				work_maybe = false;
-				next_due = QueueNextDue(&policy);
+				if (QueueReclaim(&policy, false) > 0)
+					work_maybe = true;
+				next_reclaim = TimestampTzPlusMilliseconds(cycle_start, RECLAIM_INTERVAL_MS);
 			}
-		}
 
-		QueueEndStep();
+			if (stale && release_stale_backlog(&policy, cycle_start) > 0)
+			{
+				work_maybe = true;
+				room = free + ahead - list_length(backlog);
+			}
+
+			if (claim)
+			{
+				int			nclaimed;
+
+				next_poll = TimestampTzPlusMilliseconds(cycle_start, nextphone_poll_interval);
+
+				claimed = claim_jobs(&policy, free, room, &nclaimed);
+				/* rows that cannot be sent: a failed attempt, at once */
+				record_pending(&policy);
+				if (nclaimed == room)
+					work_maybe = true;	/* there may be more */
+				else
+				{
+					work_maybe = false;
+					next_due = QueueNextDue(&policy);
+				}
+			}
+
+			QueueEndStep();
+		}
 
 		if (rebuild && HttpBusy(client) == 0)
 		{
@@ -990,10 +1204,10 @@ NextphoneWorkerMain(Datum main_arg)
 			worker_client = client;
 		}
 
-		/* start the requests of the committed claim */
-		start_requests(client, claimed);
+		/* 4. start the requests of the committed claim; the rest wait */
+		start_requests(client, rebuild ? 0 : client_size, claimed, cycle_start);
 
-		/* 4. purge by retention */
+		/* 5. purge by retention */
 		if (cycle_start >= next_purge)
 		{
 			worker_set_state("purging");
@@ -1002,8 +1216,10 @@ NextphoneWorkerMain(Datum main_arg)
 													 Min(60000, (int64) nextphone_retention * 1000));
 		}
 
-		/* 5. wait for the latch, the sockets or the next due time */
-		if (work_maybe && client_size - HttpBusy(client) >= threshold)
+		/* 6. wait for the latch, the sockets or the next due time */
+		free = rebuild ? 0 : client_size - HttpBusy(client);
+		room = free + ahead - list_length(backlog);
+		if ((work_maybe && room >= threshold) || (backlog != NIL && free > 0))
 			timeout = 0;
 		else
 		{
@@ -1012,6 +1228,13 @@ NextphoneWorkerMain(Datum main_arg)
 				timeout = Min(timeout, Max(ms_until(next_due), MIN_IDLE_WAIT_MS));
 			timeout = Min(timeout, ms_until(next_reclaim));
 			timeout = Min(timeout, ms_until(next_purge) + 1);
+			if (npending > 0)
+				timeout = Min(timeout, ms_until(TimestampTzPlusMilliseconds(pending_since,
+																			RECORD_DELAY_MS)));
+			if (backlog != NIL)
+				timeout = Min(timeout,
+							  ms_until(TimestampTzPlusMilliseconds(((BacklogJob *) linitial(backlog))->claimed_at,
+																   BACKLOG_MAX_WAIT_MS)) + 1);
 		}
 
 		SpinLockAcquire(&my_slot->mutex);
@@ -1027,7 +1250,6 @@ NextphoneWorkerMain(Datum main_arg)
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 
-		Assert(unsent == NIL);
 		MemoryContextReset(loop_cxt);
 	}
 }

@@ -8,7 +8,36 @@
 # all are delivered, the rate, the workers' CPU seconds and peak RSS; then,
 # with LATENCY=1 (default), 200 single enqueues one by one, reporting the
 # commit -> receiver latency p50/p99 (nginx's log has microsecond times).
+#
+# TABLE=1 runs the table of the issue instead: max_concurrency 8, 64 and 256
+# with 1 and 2 workers (each on a fresh server, no latency part), then the
+# latency part once with the given settings, and prints a summary.
+#
+# For profiling: PERF=file records a perf profile of the workers during the
+# throughput part (PERF_OPTS, default -g, are perf record's options), and
+# PGSS=1 preloads pg_stat_statements and prints the workers' statements.
+# The transactions and WAL bytes of the throughput part are always printed.
 set -euo pipefail
+if [ "${TABLE:-0}" = 1 ]; then
+	self=$(readlink -f "$0")
+	summary=$(mktemp)
+	for w in 1 2; do
+		for c in 8 64 256; do
+			out=$(TABLE=0 LATENCY=0 bash "$self" "${1:-50000}" "$c" "$w")
+			echo "$out"
+			rate=$(sed -n 's/.*: \([0-9]*\) deliveries\/s/\1/p' <<<"$out")
+			cpu=$(sed -n 's/worker CPU: \(.*\) s/\1/p' <<<"$out")
+			rss=$(sed -n 's/.*peak RSS: \([0-9]*\) kB/\1/p' <<<"$out" | sort -n | tail -1)
+			printf '%-8s %-8s %12s %14s %16s\n' "$c" "$w" "$rate" "$cpu" "$rss" >> "$summary"
+		done
+	done
+	TABLE=0 bash "$self" "${1:-50000}" "${2:-64}" "${3:-1}" | grep -A1 '== latency'
+	echo "== summary: ${1:-50000} rows"
+	printf '%-8s %-8s %12s %14s %16s\n' conc workers deliveries/s "worker CPU s" "peak RSS kB"
+	cat "$summary"
+	rm -f "$summary"
+	exit 0
+fi
 N=${1:-50000}
 CONC=${2:-64}
 WORKERS=${3:-1}
@@ -63,9 +92,16 @@ nextphone.max_concurrency = $CONC
 nextphone.workers = $WORKERS
 nextphone.allowed_networks = '127.0.0.0/8'
 CONF
+if [ -n "${PGSS:-}" ]; then	# PGSS=1: report the workers' statements (pg_stat_statements)
+	cat >> "$dir/data/postgresql.conf" <<CONF
+shared_preload_libraries = 'nextphone,pg_stat_statements'
+pg_stat_statements.track = all
+CONF
+fi
 runuser -u postgres -- "$BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
 psql() { runuser -u postgres -- "$BIN/psql" -h "$dir" -p "$pgport" -X -q -At postgres "$@"; }
 psql -c 'CREATE EXTENSION nextphone'
+[ -n "${PGSS:-}" ] && psql -c 'CREATE EXTENSION pg_stat_statements'
 sleep 1
 pids=$(psql -c "SELECT string_agg(pid::text, ' ') FROM nextphone.worker_status()")
 
@@ -79,6 +115,13 @@ cpu_of() {	# utime + stime of the workers, in clock ticks
 
 echo "== throughput: $N rows, max_concurrency $CONC, workers $WORKERS"
 cpu0=$(cpu_of)
+stats() { psql -c "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = 'postgres') || ' ' || pg_current_wal_lsn()"; }
+stats0=$(stats)
+if [ -n "${PERF:-}" ]; then	# PERF=file: a perf profile of the workers
+	perf record ${PERF_OPTS:--g} -o "$PERF" -p "$(echo $pids | tr ' ' ,)" >/dev/null 2>&1 &
+	perfpid=$!
+	sleep 0.5
+fi
 start=$(date +%s.%N)
 psql -c "INSERT INTO nextphone.outbox (method, url, body)
 	SELECT 'POST', 'http://127.0.0.1:$httpport/sink', '{\"n\":' || g || '}' FROM generate_series(1, $N) g"
@@ -89,6 +132,11 @@ while [ "$(psql -c "SELECT EXISTS (SELECT 1 FROM nextphone.outbox WHERE status =
 done
 end=$(date +%s.%N)
 cpu1=$(cpu_of)
+stats1=$(stats)
+if [ -n "${PERF:-}" ]; then
+	kill -INT "$perfpid"
+	wait "$perfpid" || true
+fi
 tick=$(getconf CLK_TCK)
 python3 - "$start" "$end" "$N" "$cpu0" "$cpu1" "$tick" <<'PY'
 import sys
@@ -96,6 +144,15 @@ s, e, n, c0, c1, tick = map(float, sys.argv[1:])
 print(f"delivered {int(n)} in {e - s:.2f} s: {n / (e - s):.0f} deliveries/s")
 print(f"worker CPU: {(c1 - c0) / tick:.2f} s")
 PY
+read -r x0 l0 <<<"$stats0"
+read -r x1 l1 <<<"$stats1"
+psql -c "SELECT 'transactions: ' || ($x1 - $x0) || ', WAL: ' || pg_size_pretty(pg_wal_lsn_diff('$l1', '$l0'))
+	|| ' (' || round(pg_wal_lsn_diff('$l1', '$l0') / $N) || ' bytes a delivery)'"
+if [ -n "${PGSS:-}" ]; then
+	psql -c "SELECT calls, rows, round(total_exec_time) || ' ms', round(total_exec_time / $N * 1000) || ' us a delivery',
+		shared_blks_hit + shared_blks_read, left(regexp_replace(query, '\s+', ' ', 'g'), 60)
+		FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12"
+fi
 for p in $pids; do
 	echo "worker $p peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$p/status)"
 done
