@@ -771,7 +771,8 @@ job_free(QueueJob *job)
  * claim_jobs
  *		Claim up to "limit" due rows, "now" of them to send at once; rows
  *		that cannot be sent (a missing secret) become failed attempts among
- *		the outcomes to record.
+ *		the outcomes to record, and rows with no request at all (a dead row
+ *		that was never rendered, set pending by hand) dead ones.
  */
 static List *
 claim_jobs(const QueuePolicy *policy, int now, int limit, int *nclaimed)
@@ -788,13 +789,14 @@ claim_jobs(const QueuePolicy *policy, int now, int limit, int *nclaimed)
 	{
 		QueueJob   *job = (QueueJob *) lfirst(lc);
 
-		if (job->error != NULL)
+		if (job->error != NULL || job->method == NULL || job->url == NULL)
 		{
 			QueueOutcome *o = pending_add();
 
 			o->id = job->id;
-			o->kind = OUTCOME_RETRY;
-			o->error = MemoryContextStrdup(outcome_cxt, job->error);
+			o->kind = job->error != NULL ? OUTCOME_RETRY : OUTCOME_FATAL;
+			o->error = MemoryContextStrdup(outcome_cxt, job->error != NULL ? job->error :
+										   "the message has no method or URL: it was never rendered");
 			o->retry_after = -1;
 			o->started_at = GetCurrentTimestamp();
 			failed++;

@@ -47,5 +47,28 @@ like($err, qr/message 999 does not exist/, 'retry of an unknown message');
 ($rc, $out, $err) = $node->psql('postgres', "SELECT nextphone.retry_dead('nope')");
 like($err, qr/webhook "nope" does not exist/, 'retry_dead of an unknown webhook');
 
+# A message that was never rendered (an event's delivery stored dead for a
+# missing required parameter) has no request: retry() refuses it, and set
+# pending by hand it is dead again at once, the worker unharmed.
+$node->safe_psql('postgres', qq{
+	INSERT INTO nextphone.businesses (receiving_number, owner_name) VALUES ('+15559876543', 'Acme');
+	SELECT nextphone.create_webhook('{"type": "http", "tool_name": "strict", "http_method": "POST",
+	  "url": "http://127.0.0.1:$port/strict", "body_template": {"email": "{{email}}"},
+	  "parameters": [{"name": "email", "type": "string", "required": true}],
+	  "events": ["lead.created"]}');
+	INSERT INTO nextphone.leads (business_id, first_name) SELECT id, 'NoEmail' FROM nextphone.businesses;
+});
+my $unrendered = $node->safe_psql('postgres',
+	"SELECT id FROM nextphone.outbox WHERE webhook = 'strict' AND url IS NULL AND status = 'dead'");
+ok($unrendered, 'an event delivery that could not be rendered is stored dead');
+($rc, $out, $err) = $node->psql('postgres', "SELECT nextphone.retry($unrendered)");
+like($err, qr/cannot retry message $unrendered because it was never rendered/, 'retry refuses it');
+my $pid = $node->safe_psql('postgres', 'SELECT pid FROM nextphone.worker_status()');
+$node->safe_psql('postgres', "UPDATE nextphone.outbox SET status = 'pending' WHERE id = $unrendered");
+wait_for($node, "SELECT status = 'dead' AND last_error LIKE '%never rendered%' FROM nextphone.outbox WHERE id = $unrendered",
+	't', 'set pending by hand, it is dead again with the reason');
+is($node->safe_psql('postgres', 'SELECT pid FROM nextphone.worker_status()'), $pid,
+	'the worker did not crash');
+
 $node->stop;
 done_testing();
