@@ -866,7 +866,7 @@ render_nodes(TmplRender *r, const TmplNode *node)
 				{
 					if (r->nsecret_at == r->secret_at_cap)
 					{
-						r->secret_at_cap = Max(8, r->secret_at_cap * 2);
+						r->secret_at_cap = r->secret_at_cap > 0 ? r->secret_at_cap * 2 : 8;
 						r->secret_at = r->secret_at == NULL ?
 							palloc(r->secret_at_cap * sizeof(int)) :
 							repalloc(r->secret_at, r->secret_at_cap * sizeof(int));
