@@ -223,16 +223,27 @@ static const char *record_sql =
 "        next_probe_at = CASE WHEN h.failures >= $11 THEN now() + least(interval '1 hour',"
 "                               make_interval(secs => $12 / 1000.0 * 2 ^ least(h.failures - $11, 12)))"
 "                             WHEN h.had_success THEN NULL ELSE w.next_probe_at END,"
-"        enabled = CASE WHEN h.gone THEN false"
-"                       WHEN NOT h.had_success AND h.failing_since < now() - make_interval(secs => $13) THEN false"
-"                       ELSE w.enabled END,"
-"        disabled_reason = CASE WHEN h.gone AND h.enabled THEN 'the endpoint answered 410 Gone'"
-"                       WHEN h.enabled AND NOT h.had_success"
-"                            AND h.failing_since < now() - make_interval(secs => $13)"
-"                       THEN 'every attempt failed since ' || h.failing_since"
-"                       ELSE w.disabled_reason END,"
 "        updated_at = now()"
-"   FROM h WHERE w.id = h.id";
+"   FROM h WHERE w.id = h.id"
+" RETURNING w.id,"
+"        h.gone OR (NOT h.had_success AND h.failing_since < now() - make_interval(secs => $13)),"
+"        CASE WHEN h.gone AND h.enabled THEN 'the endpoint answered 410 Gone'"
+"             WHEN h.enabled AND NOT h.had_success"
+"                  AND h.failing_since < now() - make_interval(secs => $13)"
+"             THEN 'every attempt failed since ' || h.failing_since END";
+
+/*
+ * Disable a webhook (410 Gone, or failing for too long); $2 NULL keeps the
+ * reason it has.  A statement of its own, run only when a webhook is to be
+ * disabled: "enabled" is a column whose update fires cache_invalidate_update
+ * (ENABLE ALWAYS, once per statement, even for no row), and the relcache
+ * invalidation it sends would make every backend drop its webhook cache, and
+ * the worker re-plan all its statements, after every batch of outcomes.
+ */
+static const char *disable_webhook_sql =
+"UPDATE nextphone.webhooks"
+"   SET enabled = false, disabled_reason = coalesce($2, disabled_reason), updated_at = now()"
+" WHERE id = $1";
 
 /* Lock the webhooks of a batch in id order, so batches never deadlock */
 static const char *lock_webhooks_sql =
@@ -262,6 +273,7 @@ static SPIPlanPtr next_due_plan = NULL;
 static SPIPlanPtr reclaim_plan = NULL;
 static SPIPlanPtr release_plan = NULL;
 static SPIPlanPtr record_plan = NULL;
+static SPIPlanPtr disable_webhook_plan = NULL;
 static SPIPlanPtr lock_webhooks_plan = NULL;
 static SPIPlanPtr purge_plan = NULL;
 
@@ -835,6 +847,9 @@ QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n)
 	TIMESTAMPTZOID, FLOAT8OID, TEXTOID, TEXTOID};
 	Oid			lock_types[1] = {INT8ARRAYOID};
 	int			ret;
+	int			ndisable;
+	int64	   *disable_ids;
+	char	  **disable_reasons;
 
 	if (n == 0)
 		return;
@@ -885,8 +900,42 @@ QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n)
 			 SPI_result_code_string(ret));
 	ret = SPI_execute_plan(queue_prepare(&record_plan, record_sql, 14, types),
 						   values, NULL, false, 0);
-	if (ret < 0)
+	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not record delivery outcomes: %s", SPI_result_code_string(ret));
+
+	/* the webhooks to disable, if any: copied, the next statement frees them */
+	ndisable = 0;
+	disable_ids = palloc(sizeof(int64) * (SPI_processed + 1));
+	disable_reasons = palloc(sizeof(char *) * (SPI_processed + 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		disable = SPI_getbinval(tup, desc, 2, &isnull);
+
+		if (isnull || !DatumGetBool(disable))
+			continue;
+		disable_ids[ndisable] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		disable_reasons[ndisable] = SPI_getvalue(tup, desc, 3);
+		ndisable++;
+	}
+	for (int i = 0; i < ndisable; i++)
+	{
+		Oid			dtypes[2] = {INT8OID, TEXTOID};
+		Datum		dvalues[2];
+		char		dnulls[2] = {' ', ' '};
+
+		dvalues[0] = Int64GetDatum(disable_ids[i]);
+		if (disable_reasons[i] != NULL)
+			dvalues[1] = CStringGetTextDatum(disable_reasons[i]);
+		else
+			dnulls[1] = 'n';
+		ret = SPI_execute_plan(queue_prepare(&disable_webhook_plan, disable_webhook_sql, 2, dtypes),
+							   dvalues, dnulls, false, 0);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "could not disable a webhook: %s", SPI_result_code_string(ret));
+	}
 
 	queue_end();
 }
