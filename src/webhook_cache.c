@@ -242,7 +242,8 @@ load_webhooks(void)
 		entries = NULL;
 		nentries = 0;
 		by_name = NULL;
-		MemoryContextReset(cache_context);
+		if (cache_context != NULL)
+			MemoryContextReset(cache_context);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
