@@ -219,7 +219,18 @@ DELETE FROM nextphone.webhooks WHERE tool_name = 'guardTest';
 -- that recording the call or lead never fails on it.
 INSERT INTO nextphone.outbox (method, url, body)
 VALUES ('POST', 'http://2852039166/latest/meta-data/', '{}');
+-- (Saying "event" does not make an insert an event's.)
 INSERT INTO nextphone.outbox (event, method, url, body)
-VALUES ('lead.created', 'POST', 'http://[::ffff:127.0.0.1]/hook', '{}')
-RETURNING event, status, last_error;
-DELETE FROM nextphone.outbox WHERE event = 'lead.created' AND status = 'dead';
+VALUES ('lead.created', 'POST', 'http://[::ffff:127.0.0.1]/hook', '{}');
+-- A webhook configured while its network was allowed, then no longer:
+SET nextphone.allowed_networks = '127.0.0.0/8';
+SELECT nextphone.create_webhook('{"type": "http", "tool_name": "loopHook", "http_method": "POST",
+  "url": "http://[::ffff:127.0.0.1]/hook", "body_template": {"who": "{{first_name}}"},
+  "events": ["lead.created"]}') > 0 AS created;
+RESET nextphone.allowed_networks;
+INSERT INTO nextphone.leads (first_name) VALUES ('Looped');
+SELECT event, status, last_error FROM nextphone.outbox WHERE webhook = 'loopHook';
+SELECT count(*) AS leads FROM nextphone.leads WHERE first_name = 'Looped';
+DELETE FROM nextphone.outbox WHERE webhook = 'loopHook';
+DELETE FROM nextphone.leads WHERE first_name = 'Looped';
+SELECT nextphone.drop_webhook('loopHook');

@@ -79,6 +79,17 @@ int			nextphone_max_body_size = 1024 * 1024;
  */
 static bool internal_insert = false;
 
+/*
+ * EnqueueInternalInsert
+ *		Whether the row being inserted into the outbox is an event's (the
+ *		URL check stores it dead instead of refusing it).
+ */
+bool
+EnqueueInternalInsert(void)
+{
+	return internal_insert;
+}
+
 /* INSERT INTO nextphone.outbox, prepared once per backend */
 static SPIPlanPtr insert_plan = NULL;
 

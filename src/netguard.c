@@ -992,7 +992,7 @@ nextphone_url_host_addresses(PG_FUNCTION_ARGS)
  *
  * On webhooks it checks the URL template when a webhook is configured; on
  * the outbox it checks the URL a delivery will use.  An outbox row queued by
- * an event ("event" set) is never refused, so recording a call or a lead
+ * an event (EnqueueInternalInsert) is never refused, so recording a call or a lead
  * cannot fail on it: the row is stored as dead with the reason instead.
  * Rows without a URL, and outbox rows already dead or cancelled, are left
  * alone.
@@ -1002,13 +1002,11 @@ NetguardCheckRowUrl(TupleDesc desc, HeapTuple tuple, const char *relname)
 {
 	int			url_col;
 	int			status_col;
-	int			event_col;
 	int			error_col;
 	char	   *url;
 	char	   *status;
 	char		problem[NETGUARD_ERROR_LEN];
 	bool		refused_address;
-	bool		isnull;
 
 	url_col = SPI_fnumber(desc, "url");
 	if (url_col <= 0)
@@ -1032,21 +1030,16 @@ NetguardCheckRowUrl(TupleDesc desc, HeapTuple tuple, const char *relname)
 		return tuple;
 
 	/* an event's delivery: stored as dead, never an error */
-	event_col = SPI_fnumber(desc, "event");
 	error_col = SPI_fnumber(desc, "last_error");
-	if (event_col > 0 && status_col > 0 && error_col > 0)
+	if (EnqueueInternalInsert() && status_col > 0 && error_col > 0)
 	{
-		(void) SPI_getbinval(tuple, desc, event_col, &isnull);
-		if (!isnull)
-		{
-			int			cols[2] = {status_col, error_col};
-			Datum		values[2];
-			bool		nulls[2] = {false, false};
+		int			cols[2] = {status_col, error_col};
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
 
-			values[0] = CStringGetTextDatum("dead");
-			values[1] = CStringGetTextDatum(psprintf("invalid URL: %s", problem));
-			return heap_modify_tuple_by_cols(tuple, desc, 2, cols, values, nulls);
-		}
+		values[0] = CStringGetTextDatum("dead");
+		values[1] = CStringGetTextDatum(psprintf("invalid URL: %s", problem));
+		return heap_modify_tuple_by_cols(tuple, desc, 2, cols, values, nulls);
 	}
 
 	ereport(ERROR,

@@ -20,6 +20,9 @@
 /* enqueue.c: rendering on insert, commit wake-up */
 extern void EnqueueInit(void);
 
+/* enqueue.c: whether the event path is inserting its own outbox row now */
+extern bool EnqueueInternalInsert(void);
+
 /* netguard.c: where deliveries may go (SSRF guard, TLS settings) */
 extern void NetguardInit(void);
 
