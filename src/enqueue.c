@@ -404,7 +404,10 @@ push_call_variables(JsonbParseState **state, RowReader *r)
 	if (ended >= 0 && !r->nulls[ended])
 	{
 		push_timestamptz(state, "ended_at", r->values[ended]);
-		if (started >= 0 && !r->nulls[started])
+		/* a duration only between two finite times (no overflow) */
+		if (started >= 0 && !r->nulls[started] &&
+			!TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(r->values[started])) &&
+			!TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(r->values[ended])))
 			push_int8(state, "duration_seconds",
 					  (DatumGetTimestampTz(r->values[ended]) -
 					   DatumGetTimestampTz(r->values[started])) / USECS_PER_SEC);
