@@ -92,6 +92,14 @@ SELECT l.business_id IS NOT NULL AS has_business, o.event, o.body
 INSERT INTO nextphone.leads (first_name, phone) VALUES ('Lee', '+15550000006');
 SELECT event, body FROM nextphone.outbox WHERE vars ->> 'first_name' = 'Lee';
 
+-- The call's duration is among the variables when both ends are finite times.
+SELECT nextphone.record_call('{"external_id": "CA-dur-1", "caller_number": "+15550000011",
+  "receiving_number": "+15559876543", "started_at": "2025-01-01T10:00:00Z", "ended_at": "2025-01-01T10:02:05Z"}') > 0 AS recorded;
+SELECT nextphone.record_call('{"external_id": "CA-dur-2", "caller_number": "+15550000012",
+  "receiving_number": "+15559876543", "started_at": "-infinity", "ended_at": "infinity"}') > 0 AS recorded;
+SELECT vars ->> 'external_id' AS call, vars ->> 'duration_seconds' AS duration_seconds
+  FROM nextphone.outbox WHERE vars ->> 'external_id' LIKE 'CA-dur-%' ORDER BY 1;
+
 -- A webhook of another business does not fire for this one.
 INSERT INTO nextphone.businesses (receiving_number, owner_name) VALUES ('+15557770000', 'Other Co');
 SELECT nextphone.update_webhook('callLog', '{"enabled": false}');
