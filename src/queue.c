@@ -379,6 +379,30 @@ QueueExtensionReady(void)
 }
 
 /*
+ * QueueExtensionVersion
+ *		extversion of nextphone in this database, or NULL.
+ */
+char *
+QueueExtensionVersion(void)
+{
+	char	   *version = NULL;
+
+	queue_begin("nextphone: read the extension's version");
+	if (SPI_execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'nextphone'",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the version of extension \"nextphone\"");
+	if (SPI_processed == 1)
+	{
+		char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (v != NULL)
+			version = MemoryContextStrdup(queue_caller_cxt, v);
+	}
+	queue_end();
+	return version;
+}
+
+/*
  * QueueReclaim
  *		Put back to pending the rows whose lease expired (and this worker's
  *		own, at start-up).

@@ -103,6 +103,9 @@ foreach my $from (@released)
 	});
 	wait_for($node, "SELECT count(*) = 1 FROM nextphone.outbox WHERE status = 'delivered'",
 		't', "$from: a call delivered before the update");
+	ok($node->wait_for_log(
+			qr/WARNING:  nextphone library version \Q$current\E runs against extension version \Q$from\E in database "postgres"/),
+		"$from: the worker warns that the extension is not updated yet");
 
 	$node->safe_psql('postgres', 'ALTER EXTENSION nextphone UPDATE');
 	is($node->safe_psql('postgres',
