@@ -746,6 +746,22 @@ record_pending(const QueuePolicy *policy)
 }
 
 /*
+ * string_list_copy
+ *		A copy of a list of strings, strings included, in the current memory
+ *		context.
+ */
+static List *
+string_list_copy(const List *strings)
+{
+	List	   *copy = NIL;
+	ListCell   *lc;
+
+	foreach(lc, strings)
+		copy = lappend(copy, pstrdup((char *) lfirst(lc)));
+	return copy;
+}
+
+/*
  * job_copy
  *		A copy of a claimed row in the backlog's memory, freed by job_free.
  */
@@ -754,7 +770,6 @@ job_copy(const QueueJob *job)
 {
 	MemoryContext old = MemoryContextSwitchTo(backlog_cxt);
 	QueueJob   *copy = palloc0(sizeof(QueueJob));
-	ListCell   *lc;
 
 	copy->id = job->id;
 	copy->webhook_id = job->webhook_id;
@@ -763,11 +778,9 @@ job_copy(const QueueJob *job)
 	copy->method = pstrdup(job->method);
 	copy->url = pstrdup(job->url);
 	copy->body = job->body ? pstrdup(job->body) : NULL;
-	foreach(lc, job->headers)
-		copy->headers = lappend(copy->headers, pstrdup((char *) lfirst(lc)));
+	copy->headers = string_list_copy(job->headers);
 	copy->timeout_ms = job->timeout_ms;
-	foreach(lc, job->signing_secrets)
-		copy->signing_secrets = lappend(copy->signing_secrets, pstrdup((char *) lfirst(lc)));
+	copy->signing_secrets = string_list_copy(job->signing_secrets);
 	MemoryContextSwitchTo(old);
 	return copy;
 }
@@ -842,7 +855,6 @@ start_request(HttpClient *client, QueueJob *job)
 {
 	HttpRequest *req;
 	MemoryContext old;
-	ListCell   *hc;
 
 	req = HttpAcquire(client);
 	Assert(req != NULL);
@@ -854,13 +866,9 @@ start_request(HttpClient *client, QueueJob *job)
 	req->method = pstrdup(job->method);
 	req->url = pstrdup(job->url);
 	req->body = job->body ? pstrdup(job->body) : NULL;
-	req->headers = NIL;
-	foreach(hc, job->headers)
-		req->headers = lappend(req->headers, pstrdup((char *) lfirst(hc)));
+	req->headers = string_list_copy(job->headers);
 	req->timeout_ms = job->timeout_ms > 0 ? job->timeout_ms : nextphone_default_timeout;
-	req->signing_secrets = NIL;
-	foreach(hc, job->signing_secrets)
-		req->signing_secrets = lappend(req->signing_secrets, pstrdup((char *) lfirst(hc)));
+	req->signing_secrets = string_list_copy(job->signing_secrets);
 	MemoryContextSwitchTo(old);
 	HttpStart(client, req);
 }
