@@ -36,6 +36,7 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
+#include "executor/nodeModifyTable.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -120,6 +121,51 @@ static const char *const outbox_column_names[OC_COUNT] = {
 };
 
 /*
+ * ColumnIndex
+ *		The index (from 0) of the column of that name in a row of the
+ *		outbox, or -1.  The triggers look their columns up once per row: the
+ *		index found last time, kept in *hint (0: none; else index + 1), is
+ *		checked first, so the search over every column runs only when the
+ *		table changed.
+ */
+int
+ColumnIndex(TupleDesc desc, const char *name, int *hint)
+{
+	int			k = *hint - 1;
+
+	if (k >= 0 && k < desc->natts && !TupleDescAttr(desc, k)->attisdropped &&
+		strcmp(NameStr(TupleDescAttr(desc, k)->attname), name) == 0)
+		return k;
+	for (k = 0; k < desc->natts; k++)
+	{
+		if (!TupleDescAttr(desc, k)->attisdropped &&
+			strcmp(NameStr(TupleDescAttr(desc, k)->attname), name) == 0)
+		{
+			*hint = k + 1;
+			return k;
+		}
+	}
+	return -1;
+}
+
+/*
+ * outbox_columns
+ *		The indexes of the columns outbox_prepare works on, in cols.
+ */
+static void
+outbox_columns(TupleDesc desc, int *cols)
+{
+	static int	hints[OC_COUNT];
+
+	for (int c = 0; c < OC_COUNT; c++)
+	{
+		cols[c] = ColumnIndex(desc, outbox_column_names[c], &hints[c]);
+		if (cols[c] < 0)
+			elog(ERROR, "column \"%s\" of nextphone.outbox is missing", outbox_column_names[c]);
+	}
+}
+
+/*
  * EnqueueInit
  *		Define the enqueueing settings and register the cache callbacks.
  */
@@ -155,15 +201,24 @@ Datum
 new_message_id(PG_FUNCTION_ARGS)
 {
 	static const char hex[] = "0123456789abcdef";
-	uint8		random[10];
+	/* strong random bytes, drawn 1 kB at a time: a draw costs as much as an id */
+	static uint8 pool[1000];
+	static int	pool_used = sizeof(pool);
+	uint8	   *random;
 	uint64		ms;
 	char		id[4 + 12 + 20 + 1];
 	char	   *p = id;
 
-	if (!pg_strong_random(random, sizeof(random)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate a random message id")));
+	if (pool_used + 10 > (int) sizeof(pool))
+	{
+		if (!pg_strong_random(pool, sizeof(pool)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate a random message id")));
+		pool_used = 0;
+	}
+	random = pool + pool_used;
+	pool_used += 10;
 	ms = (uint64) (GetCurrentTimestamp() / 1000) +
 		(uint64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
 
@@ -171,11 +226,12 @@ new_message_id(PG_FUNCTION_ARGS)
 	p += 4;
 	for (int shift = 44; shift >= 0; shift -= 4)
 		*p++ = hex[(ms >> shift) & 0xf];
-	for (int i = 0; i < (int) sizeof(random); i++)
+	for (int i = 0; i < 10; i++)
 	{
 		*p++ = hex[random[i] >> 4];
 		*p++ = hex[random[i] & 0xf];
 	}
+	memset(random, 0, 10);		/* used bytes are not kept */
 	*p = '\0';
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(id, p - id));
 }
@@ -596,7 +652,7 @@ direct_prepare(Relation rel)
 	direct_defaults = NULL;
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION ||
-		(desc->constr != NULL && (desc->constr->num_check > 0 || desc->constr->has_generated_stored)) ||
+		(desc->constr != NULL && desc->constr->num_check > 0) ||
 		(trigdesc != NULL && (trigdesc->trig_insert_new_table || trigdesc->trig_insert_instead_row)))
 	{
 		direct_relid = RelationGetRelid(rel);
@@ -627,24 +683,14 @@ direct_prepare(Relation rel)
 	{
 		Node	   *expr;
 
-		if (TupleDescAttr(desc, i)->attisdropped)
+		/* (a generated column's expression is computed after the triggers) */
+		if (TupleDescAttr(desc, i)->attisdropped || TupleDescAttr(desc, i)->attgenerated)
 			continue;
 		expr = build_column_default(rel, i + 1);
 		if (expr != NULL)
 			direct_defaults[i] = ExecInitExpr(expression_planner((Expr *) expr), NULL);
 	}
-	for (int c = 0; c < OC_COUNT; c++)
-	{
-		direct_cols[c] = -1;
-		for (int i = 0; i < desc->natts; i++)
-		{
-			if (!TupleDescAttr(desc, i)->attisdropped &&
-				strcmp(NameStr(TupleDescAttr(desc, i)->attname), outbox_column_names[c]) == 0)
-				direct_cols[c] = i;
-		}
-		if (direct_cols[c] < 0)
-			elog(ERROR, "column \"%s\" of nextphone.outbox is missing", outbox_column_names[c]);
-	}
+	outbox_columns(desc, direct_cols);
 	MemoryContextSwitchTo(oldcxt);
 	direct_relid = RelationGetRelid(rel);
 	direct_usable = true;
@@ -697,6 +743,8 @@ insert_direct(Relation rel, Datum *given, char *givennulls)
 	ExecOpenIndices(rri, false);
 	slot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
 	ExecStoreHeapTuple(tuple, slot, false);
+	if (desc->constr != NULL && desc->constr->has_generated_stored)
+		ExecComputeStoredGenerated(rri, estate, slot, CMD_INSERT);
 
 	AfterTriggerBeginQuery();
 	ExecBSInsertTriggers(estate, rri);
@@ -1396,17 +1444,9 @@ prepare_row(TupleDesc desc, HeapTuple tuple)
 	all = palloc(sizeof(Datum) * desc->natts);
 	allnulls = palloc(sizeof(bool) * desc->natts);
 	heap_deform_tuple(tuple, desc, all, allnulls);
+	outbox_columns(desc, cols);
 	for (int c = 0; c < OC_COUNT; c++)
 	{
-		cols[c] = -1;
-		for (int i = 0; i < desc->natts; i++)
-		{
-			if (strcmp(NameStr(TupleDescAttr(desc, i)->attname), outbox_column_names[c]) == 0 &&
-				!TupleDescAttr(desc, i)->attisdropped)
-				cols[c] = i;
-		}
-		if (cols[c] < 0)
-			elog(ERROR, "column \"%s\" of nextphone.outbox is missing", outbox_column_names[c]);
 		values[c] = all[cols[c]];
 		nulls[c] = allnulls[cols[c]];
 	}

@@ -57,6 +57,8 @@ typedef struct NetguardAllowed
 } NetguardAllowed;
 
 static NetguardAllowed *allowed_networks = NULL;
+/* counts the changes of allowed_networks (what was checked under it is stale) */
+static uint64 allowed_networks_generation = 0;
 
 /*
  * A refused range.  The reasons of IPv4 ranges also come in the forms an
@@ -665,6 +667,37 @@ done:
 }
 
 /*
+ * url_check_cached
+ *		url_check() for the outbox's rows, which mostly go to the same few
+ *		URLs: the last URL found acceptable, under the settings it was
+ *		checked with, is accepted again without being parsed.
+ */
+static bool
+url_check_cached(const char *url, char *problem, size_t problem_len,
+				 bool *refused_address)
+{
+	static char *last_url = NULL;
+	static uint64 last_generation = 0;
+	static bool last_require_https = false;
+
+	if (last_url != NULL && strcmp(url, last_url) == 0 &&
+		last_generation == allowed_networks_generation &&
+		last_require_https == nextphone_require_https)
+	{
+		*refused_address = false;
+		return true;
+	}
+	if (!url_check(url, problem, problem_len, NULL, refused_address))
+		return false;
+	if (last_url != NULL)
+		pfree(last_url);
+	last_url = MemoryContextStrdup(TopMemoryContext, url);
+	last_generation = allowed_networks_generation;
+	last_require_https = nextphone_require_https;
+	return true;
+}
+
+/*
  * NetguardUrlAcceptable
  *		The URL check without raising an error.
  */
@@ -766,6 +799,7 @@ static void
 allowed_networks_assign(const char *newval, void *extra)
 {
 	allowed_networks = (NetguardAllowed *) extra;
+	allowed_networks_generation++;
 }
 
 /*
@@ -1007,8 +1041,11 @@ NetguardCheckRowUrl(TupleDesc desc, HeapTuple tuple, const char *relname)
 	char	   *status;
 	char		problem[NETGUARD_ERROR_LEN];
 	bool		refused_address;
+	static int	url_hint,
+				status_hint,
+				error_hint;
 
-	url_col = SPI_fnumber(desc, "url");
+	url_col = ColumnIndex(desc, "url", &url_hint) + 1;
 	if (url_col <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -1017,7 +1054,7 @@ NetguardCheckRowUrl(TupleDesc desc, HeapTuple tuple, const char *relname)
 	if (url == NULL)
 		return tuple;
 
-	status_col = SPI_fnumber(desc, "status");
+	status_col = ColumnIndex(desc, "status", &status_hint) + 1;
 	if (status_col > 0)
 	{
 		status = SPI_getvalue(tuple, desc, status_col);
@@ -1026,11 +1063,11 @@ NetguardCheckRowUrl(TupleDesc desc, HeapTuple tuple, const char *relname)
 			return tuple;
 	}
 
-	if (url_check(url, problem, sizeof(problem), NULL, &refused_address))
+	if (url_check_cached(url, problem, sizeof(problem), &refused_address))
 		return tuple;
 
 	/* an event's delivery: stored as dead, never an error */
-	error_col = SPI_fnumber(desc, "last_error");
+	error_col = ColumnIndex(desc, "last_error", &error_hint) + 1;
 	if (EnqueueInternalInsert() && status_col > 0 && error_col > 0)
 	{
 		int			cols[2] = {status_col, error_col};

@@ -15,6 +15,8 @@
 #ifndef NEXTPHONE_VERSION
 #error "NEXTPHONE_VERSION is defined by the Makefile"
 #endif
+#include "access/tupdesc.h"
+
 #define NEXTPHONE_USER_AGENT "nextphone/" NEXTPHONE_VERSION
 
 /* enqueue.c: rendering on insert, commit wake-up */
@@ -22,6 +24,9 @@ extern void EnqueueInit(void);
 
 /* enqueue.c: whether the event path is inserting its own outbox row now */
 extern bool EnqueueInternalInsert(void);
+
+/* enqueue.c: a column's index in a row (from 0), or -1; *hint remembers it */
+extern int	ColumnIndex(TupleDesc desc, const char *name, int *hint);
 
 /* netguard.c: where deliveries may go (SSRF guard, TLS settings) */
 extern void NetguardInit(void);

@@ -22,9 +22,11 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "mb/pg_wchar.h"
 #include "pgstat.h"
 #include "utils/array.h"
@@ -36,6 +38,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "nextphone.h"
 #include "queue.h"
 
 /* The columns every claim returns, in this order */
@@ -58,7 +61,7 @@
 static const char *claim_sql =
 "WITH due AS ("
 "  SELECT o.id, o.webhook_id FROM nextphone.outbox o"
-"   WHERE o.status = 'pending' AND o.next_attempt_at <= now()"
+"   WHERE o.queued AND o.next_attempt_at <= now() AND o.status = 'pending'"
 "     AND (o.webhook_id IS NULL OR EXISTS ("
 "          SELECT 1 FROM nextphone.webhooks w WHERE w.id = o.webhook_id AND " PLAIN_WEBHOOK("w") "))"
 "   ORDER BY o.next_attempt_at"
@@ -90,12 +93,13 @@ static const char *special_sql =
 "       w.ordered,"
 "       (SELECT CASE WHEN h.status = 'pending' AND h.next_attempt_at <= now() THEN h.id END"
 "          FROM nextphone.outbox h"
-"         WHERE h.webhook_id = w.id AND h.status IN ('pending', 'sending')"
+"         WHERE h.webhook_id = w.id AND h.queued"
 "         ORDER BY h.id LIMIT 1)"
 "  FROM nextphone.webhooks w"
 " WHERE w.enabled AND (w.ordered OR w.rate_limit_per_second IS NOT NULL OR w.circuit_state <> 'closed')"
 "   AND (SELECT true FROM nextphone.outbox p"
-"         WHERE p.webhook_id = w.id AND p.status = 'pending' AND p.next_attempt_at <= now()"
+"         WHERE p.webhook_id = w.id AND p.queued AND p.next_attempt_at <= now()"
+"           AND p.status = 'pending'"
 "         LIMIT 1)"
 " ORDER BY w.id"
 "   FOR NO KEY UPDATE OF w SKIP LOCKED";
@@ -103,7 +107,7 @@ static const char *special_sql =
 static const char *claim_webhook_sql =
 "WITH due AS ("
 "  SELECT o.id, o.webhook_id FROM nextphone.outbox o"
-"   WHERE o.webhook_id = $4 AND o.status = 'pending' AND o.next_attempt_at <= now()"
+"   WHERE o.webhook_id = $4 AND o.queued AND o.next_attempt_at <= now() AND o.status = 'pending'"
 "     AND ($5::bigint IS NULL OR o.id = $5)"
 "   ORDER BY o.id"
 "   LIMIT $1"
@@ -127,7 +131,7 @@ static const char *claimed_webhook_sql =
 static const char *next_due_sql =
 "SELECT least("
 "  (SELECT min(o.next_attempt_at) FROM nextphone.outbox o"
-"    WHERE o.status = 'pending'"
+"    WHERE o.queued AND o.status = 'pending'"
 "      AND (o.webhook_id IS NULL OR EXISTS ("
 "           SELECT 1 FROM nextphone.webhooks w WHERE w.id = o.webhook_id AND " PLAIN_WEBHOOK("w") "))),"
 "  (SELECT min(CASE WHEN q.head IS NOT NULL THEN greatest(q.head, q.probe, q.tat) END)"
@@ -135,10 +139,10 @@ static const char *next_due_sql =
 "     LATERAL (SELECT CASE WHEN w.ordered THEN"
 "                       (SELECT CASE WHEN h.status = 'pending' THEN h.next_attempt_at END"
 "                          FROM nextphone.outbox h"
-"                         WHERE h.webhook_id = w.id AND h.status IN ('pending', 'sending')"
+"                         WHERE h.webhook_id = w.id AND h.queued"
 "                         ORDER BY h.id LIMIT 1)"
 "                     ELSE (SELECT min(p.next_attempt_at) FROM nextphone.outbox p"
-"                            WHERE p.webhook_id = w.id AND p.status = 'pending') END AS head,"
+"                            WHERE p.webhook_id = w.id AND p.queued AND p.status = 'pending') END AS head,"
 "                     CASE WHEN w.circuit_state <> 'closed' THEN w.next_probe_at END AS probe,"
 "                     CASE WHEN w.rate_limit_per_second IS NOT NULL THEN w.rate_limit_tat END AS tat) q"
 "    WHERE w.enabled AND (w.ordered OR w.rate_limit_per_second IS NOT NULL OR w.circuit_state <> 'closed')))";
@@ -152,7 +156,7 @@ static const char *release_sql =
 static const char *reclaim_sql =
 "UPDATE nextphone.outbox"
 "   SET status = 'pending', lease_until = NULL, leased_by = NULL"
-" WHERE status = 'sending' AND (lease_until < now() OR ($1 AND leased_by = $2))";
+" WHERE queued AND status = 'sending' AND (lease_until < now() OR ($1 AND leased_by = $2))";
 
 /*
  * Record outcomes.  Rows still leased by this worker only: a row cancelled
@@ -277,11 +281,100 @@ static SPIPlanPtr disable_webhook_plan = NULL;
 static SPIPlanPtr lock_webhooks_plan = NULL;
 static SPIPlanPtr purge_plan = NULL;
 
+static SPIPlanPtr *const all_plans[] = {
+	&claim_plan, &special_plan, &claim_webhook_plan, &claimed_webhook_plan,
+	&next_due_plan, &reclaim_plan, &release_plan, &record_plan,
+	&disable_webhook_plan, &lock_webhooks_plan, &purge_plan
+};
+
+/*
+ * Which outbox the statements were prepared for: 1 with the "queued" column
+ * (0.3 on), -1 without (the library runs against an older version's SQL
+ * until ALTER EXTENSION UPDATE), 0 not known yet.
+ */
+static int	outbox_form = 0;
+static Oid	outbox_relid = InvalidOid;
+
 /* The caller's memory context, restored at the end of each step */
 static MemoryContext queue_caller_cxt = NULL;
 
 /* Nesting of steps: only the outermost starts and commits a transaction */
 static int	queue_depth = 0;
+
+/*
+ * queue_check_version
+ *		Warn when the library is newer (or older) than the extension's SQL
+ *		objects in this database: until ALTER EXTENSION ... UPDATE, the new
+ *		code runs against the old version's objects.
+ */
+static void
+queue_check_version(void)
+{
+	char	   *version = QueueExtensionVersion();
+
+	if (version != NULL && strcmp(version, NEXTPHONE_VERSION) != 0)
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("nextphone library version %s runs against extension version %s in database \"%s\"",
+						NEXTPHONE_VERSION, version, get_database_name(MyDatabaseId)),
+				 errhint("Run ALTER EXTENSION nextphone UPDATE in that database.")));
+}
+
+/*
+ * queue_check_form
+ *		Which outbox the statements are for: when it is another table (the
+ *		extension was created again) or gained the "queued" column (ALTER
+ *		EXTENSION UPDATE while the worker runs), forget the prepared
+ *		statements, to be prepared again for this outbox, and check the
+ *		extension's version again.
+ */
+static void
+queue_check_form(void)
+{
+	Oid			nsp = get_namespace_oid("nextphone", true);
+	Oid			rel = OidIsValid(nsp) ? get_relname_relid("outbox", nsp) : InvalidOid;
+	int			form;
+
+	form = OidIsValid(rel) && get_attnum(rel, "queued") != InvalidAttrNumber ? 1 : -1;
+	if (form == outbox_form && rel == outbox_relid)
+		return;
+	for (int i = 0; i < lengthof(all_plans); i++)
+	{
+		if (*all_plans[i] != NULL)
+			SPI_freeplan(*all_plans[i]);
+		*all_plans[i] = NULL;
+	}
+	outbox_form = form;
+	outbox_relid = rel;
+	if (OidIsValid(rel))
+		queue_check_version();
+}
+
+/*
+ * queue_legacy_sql
+ *		A statement for an outbox without the "queued" column: each
+ *		"queued" (or "x.queued") becomes the test of status it stands for.
+ */
+static char *
+queue_legacy_sql(const char *sql)
+{
+	StringInfoData buf;
+	const char *p = sql;
+	const char *q;
+
+	initStringInfo(&buf);
+	while ((q = strstr(p, "queued")) != NULL)
+	{
+		bool		word = (q == sql || !(isalnum((unsigned char) q[-1]) || q[-1] == '_')) &&
+			!(isalnum((unsigned char) q[6]) || q[6] == '_');
+
+		appendBinaryStringInfo(&buf, p, q - p);
+		appendStringInfoString(&buf, word ? "status IN ('pending', 'sending')" : "queued");
+		p = q + 6;
+	}
+	appendStringInfoString(&buf, p);
+	return buf.data;
+}
 
 /*
  * queue_begin
@@ -303,6 +396,7 @@ queue_begin(const char *activity)
 		elog(ERROR, "could not connect to the SPI manager");
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, activity);
+	queue_check_form();
 }
 
 /*
@@ -351,7 +445,11 @@ queue_prepare(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 {
 	if (*plan == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+		SPIPlanPtr	p;
+
+		if (outbox_form < 0)
+			sql = queue_legacy_sql(sql);
+		p = SPI_prepare(sql, nargs, argtypes);
 
 		if (p == NULL)
 			elog(ERROR, "could not prepare a statement of the delivery worker: %s",

@@ -564,27 +564,6 @@ worker_policy(QueuePolicy *policy, int number)
 }
 
 /*
- * worker_check_version
- *		Warn when the library is newer (or older) than the extension's SQL
- *		objects in this database: until ALTER EXTENSION ... UPDATE, the new
- *		code runs against the old version's objects.
- */
-static void
-worker_check_version(void)
-{
-	char	   *version = QueueExtensionVersion();
-
-	if (version != NULL && strcmp(version, NEXTPHONE_VERSION) != 0)
-		ereport(WARNING,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("nextphone library version %s runs against extension version %s in database \"%s\"",
-						NEXTPHONE_VERSION, version, my_database),
-				 errhint("Run ALTER EXTENSION nextphone UPDATE in that database.")));
-	if (version != NULL)
-		pfree(version);
-}
-
-/*
  * worker_wait_for_extension
  *		Wait calmly until the extension is installed in the database.
  */
@@ -615,7 +594,6 @@ worker_wait_for_extension(void)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 	}
-	worker_check_version();
 }
 
 /*

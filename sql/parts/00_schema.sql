@@ -178,10 +178,7 @@ CREATE TABLE nextphone.outbox (
     created_at       timestamptz NOT NULL DEFAULT now(),
     delivered_at     timestamptz
 );
--- The worker finds due rows through this partial index, never by a scan.
-CREATE INDEX outbox_due ON nextphone.outbox (next_attempt_at) WHERE status = 'pending';
-CREATE INDEX outbox_leased ON nextphone.outbox (lease_until) WHERE status = 'sending';
-CREATE INDEX outbox_webhook_status ON nextphone.outbox (webhook_id, status);
+-- (its indexes are made in the worker's part, with the column they use)
 COMMENT ON TABLE nextphone.outbox IS
   'The delivery queue: one row per HTTP request to make, rendered when inserted, with its delivery status';
 COMMENT ON COLUMN nextphone.outbox.msg_id IS

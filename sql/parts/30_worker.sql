@@ -9,6 +9,23 @@ ALTER TABLE nextphone.outbox ADD COLUMN leased_by integer;
 COMMENT ON COLUMN nextphone.outbox.leased_by IS
   'The delivery worker (number from 0) holding the lease of a row being sent';
 
+-- Whether a row is still in the queue: pending or sending.  The indexes that
+-- find due rows use this column, never status, so a claim (pending ->
+-- sending, a lease) changes no indexed value and is a HOT update: the new row
+-- version is written beside the old one, with no new index entries.  The
+-- fillfactor leaves each page the room for that.  Only the row's last update
+-- (delivered, dead, cancelled) and a retry's new due time touch the indexes.
+ALTER TABLE nextphone.outbox ADD COLUMN queued boolean
+  GENERATED ALWAYS AS (status IN ('pending', 'sending')) STORED;
+COMMENT ON COLUMN nextphone.outbox.queued IS
+  'Whether the row is still in the queue (pending or sending); kept by the server from status, for the indexes';
+ALTER TABLE nextphone.outbox SET (fillfactor = 50);
+-- The worker finds due rows through this partial index, never by a scan.
+CREATE INDEX outbox_due ON nextphone.outbox (next_attempt_at) WHERE queued;
+-- A webhook's rows: its queue (ordered and rate-limited webhooks, circuit
+-- probes) and its counts in webhook_health.
+CREATE INDEX outbox_webhook ON nextphone.outbox (webhook_id, queued, next_attempt_at);
+
 -- The rate limiter's clock (GCRA's theoretical arrival time).
 ALTER TABLE nextphone.webhooks ADD COLUMN rate_limit_tat timestamptz;
 COMMENT ON COLUMN nextphone.webhooks.rate_limit_tat IS

@@ -16,6 +16,8 @@
 # For profiling: PERF=file records a perf profile of the workers during the
 # throughput part (PERF_OPTS, default -g, are perf record's options), and
 # PGSS=1 preloads pg_stat_statements and prints the workers' statements.
+# SETUP_SQL runs the statements it holds after CREATE EXTENSION, and SETUP_CONF
+# is added to postgresql.conf (experiments).
 # The transactions and WAL bytes of the throughput part are always printed.
 set -euo pipefail
 if [ "${TABLE:-0}" = 1 ]; then
@@ -92,6 +94,7 @@ nextphone.max_concurrency = $CONC
 nextphone.workers = $WORKERS
 nextphone.allowed_networks = '127.0.0.0/8'
 CONF
+[ -n "${SETUP_CONF:-}" ] && echo "$SETUP_CONF" >> "$dir/data/postgresql.conf"	# experiments
 if [ -n "${PGSS:-}" ]; then	# PGSS=1: report the workers' statements (pg_stat_statements)
 	cat >> "$dir/data/postgresql.conf" <<CONF
 shared_preload_libraries = 'nextphone,pg_stat_statements'
@@ -102,6 +105,8 @@ runuser -u postgres -- "$BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w star
 psql() { runuser -u postgres -- "$BIN/psql" -h "$dir" -p "$pgport" -X -q -At postgres "$@"; }
 psql -c 'CREATE EXTENSION nextphone'
 [ -n "${PGSS:-}" ] && psql -c 'CREATE EXTENSION pg_stat_statements'
+# SETUP_SQL: statements to run before the throughput part (experiments)
+[ -n "${SETUP_SQL:-}" ] && psql -c "$SETUP_SQL"
 sleep 1
 pids=$(psql -c "SELECT string_agg(pid::text, ' ') FROM nextphone.worker_status()")
 
@@ -125,10 +130,13 @@ fi
 start=$(date +%s.%N)
 psql -c "INSERT INTO nextphone.outbox (method, url, body)
 	SELECT 'POST', 'http://127.0.0.1:$httpport/sink', '{\"n\":' || g || '}' FROM generate_series(1, $N) g"
-# (the partial indexes on pending and sending rows keep this check cheap)
-while [ "$(psql -c "SELECT EXISTS (SELECT 1 FROM nextphone.outbox WHERE status = 'pending')
-		OR EXISTS (SELECT 1 FROM nextphone.outbox WHERE status = 'sending')")" != f ]; do
-	sleep 0.1
+# Wait on the workers' counters, which cost nothing to read, then make sure
+# that no row is left in the queue.
+while [ "$(psql -c "SELECT sum(delivered) >= $N FROM nextphone.worker_status()")" != t ]; do
+	sleep 0.05
+done
+while [ "$(psql -c "SELECT EXISTS (SELECT 1 FROM nextphone.outbox WHERE status IN ('pending', 'sending'))")" != f ]; do
+	sleep 0.05
 done
 end=$(date +%s.%N)
 cpu1=$(cpu_of)

@@ -2,9 +2,14 @@
 # extension survives a restart of a server that preloads it.
 use strict;
 use warnings;
+use FindBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+
+# the version CREATE EXTENSION installs
+my ($version) = slurp_file("$FindBin::Bin/../../nextphone.control")
+  =~ /^default_version = '([^']+)'/m;
 
 # Without shared_preload_libraries: the SQL functions still work.
 my $plain = PostgreSQL::Test::Cluster->new('plain');
@@ -13,7 +18,7 @@ $plain->start;
 $plain->safe_psql('postgres', 'CREATE EXTENSION nextphone');
 is($plain->safe_psql('postgres',
 		"SELECT extversion FROM pg_extension WHERE extname = 'nextphone'"),
-	'0.2', 'extension created without preloading the library');
+	$version, 'extension created without preloading the library');
 $plain->safe_psql('postgres', 'DROP EXTENSION nextphone');
 is($plain->safe_psql('postgres',
 		"SELECT count(*) FROM pg_class WHERE relnamespace = 'nextphone'::regnamespace"),

@@ -9,6 +9,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use WorkerHelper;
 
+my ($version) = slurp_file("$FindBin::Bin/../../nextphone.control")
+  =~ /^default_version = '([^']+)'/m;
 my $port = start_receiver();
 my $node = worker_node('delivery');
 
@@ -38,7 +40,7 @@ is($r->{body}, $body, 'body exactly as rendered');
 is($r->{headers}{authorization}, 'Bearer s3cr3t-token', 'secret resolved at send time');
 is($r->{headers}{'content-type'}, 'application/json', 'content type');
 is($r->{headers}{'webhook-id'}, $msg_id, 'webhook-id is the message id');
-is($r->{headers}{'user-agent'}, 'nextphone/0.2', 'User-Agent names the extension');
+is($r->{headers}{'user-agent'}, "nextphone/$version", 'User-Agent names the extension');
 
 is($node->safe_psql('postgres',
 		'SELECT attempt, status_code, error IS NULL, response_body, duration_ms > 0 FROM nextphone.attempts'),

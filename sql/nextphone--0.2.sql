@@ -1,0 +1,1520 @@
+-- nextphone: the data model.
+--
+-- This file is the first part of the current version's install script (the Makefile joins
+-- sql/parts/*.sql in name order).  Every table is a regular, WAL-logged table:
+-- nothing queued is ever lost to a crash.
+
+\echo Use "CREATE EXTENSION nextphone" to load this file. \quit
+
+-- Nothing the extension creates is readable by PUBLIC; the README shows the
+-- GRANTs for an application role, a reporting role and the owner.
+REVOKE ALL ON SCHEMA nextphone FROM PUBLIC;
+
+COMMENT ON SCHEMA nextphone IS
+  'nextphone: calls and leads of an AI phone receptionist, and their delivery to your own systems by webhooks';
+
+-- E.164: a plus sign, a country code that does not start with 0, at most 15 digits.
+CREATE DOMAIN nextphone.e164 AS text
+  CHECK (VALUE ~ '^\+[1-9][0-9]{6,14}$');
+COMMENT ON DOMAIN nextphone.e164 IS
+  'A telephone number in E.164 form: "+", country code, subscriber number, 8 to 16 characters in all';
+
+-- The outbox's methods and statuses are domains rather than table CHECKs:
+-- a domain's check is prepared once per session, a table CHECK once per
+-- statement, and the event path inserts one outbox row per statement.
+CREATE DOMAIN nextphone.http_method AS text
+  CHECK (VALUE IN ('GET', 'POST', 'PUT', 'PATCH', 'DELETE'));
+COMMENT ON DOMAIN nextphone.http_method IS 'An HTTP method a delivery may use';
+CREATE DOMAIN nextphone.delivery_status AS text
+  CHECK (VALUE IN ('pending', 'sending', 'delivered', 'dead', 'cancelled'));
+COMMENT ON DOMAIN nextphone.delivery_status IS
+  'The status of an outbox row: pending, sending, delivered, dead or cancelled';
+
+CREATE TABLE nextphone.businesses (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    receiving_number nextphone.e164 NOT NULL UNIQUE,
+    owner_name       text NOT NULL CHECK (length(owner_name) BETWEEN 1 AND 200),
+    website          text CHECK (length(website) <= 2048),
+    booking_url      text CHECK (length(booking_url) <= 2048),
+    created_at       timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE nextphone.businesses IS
+  'The businesses whose calls the receptionist answers; they supply the built-in template variables';
+COMMENT ON COLUMN nextphone.businesses.receiving_number IS
+  'The business number callers dial (E.164); template variable {{receiving_number}}';
+COMMENT ON COLUMN nextphone.businesses.owner_name IS 'The business name; template variable {{owner_name}}';
+COMMENT ON COLUMN nextphone.businesses.website IS 'Template variable {{website}}';
+COMMENT ON COLUMN nextphone.businesses.booking_url IS 'Template variable {{booking_url}}';
+
+CREATE TABLE nextphone.calls (
+    id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    business_id        bigint REFERENCES nextphone.businesses (id),
+    external_id        text UNIQUE CHECK (length(external_id) BETWEEN 1 AND 200),
+    caller_number      nextphone.e164 NOT NULL,
+    receiving_number   nextphone.e164 NOT NULL,
+    started_at         timestamptz NOT NULL DEFAULT now(),
+    ended_at           timestamptz CHECK (ended_at >= started_at),
+    status             text NOT NULL DEFAULT 'completed'
+                       CHECK (status IN ('in_progress', 'completed', 'missed', 'voicemail', 'failed')),
+    summary            text,
+    transcript         text,
+    collected          jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(collected) = 'object'),
+    callback_requested boolean NOT NULL DEFAULT false,
+    created_at         timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX calls_business_started ON nextphone.calls (business_id, started_at);
+COMMENT ON TABLE nextphone.calls IS 'The call log: one row per call the receptionist answered';
+COMMENT ON COLUMN nextphone.calls.external_id IS
+  'The call''s id in the telephony system; recording a call with an id already stored does nothing';
+COMMENT ON COLUMN nextphone.calls.status IS
+  'in_progress, or a final status (completed, missed, voicemail, failed), which fires call.completed';
+COMMENT ON COLUMN nextphone.calls.collected IS
+  'The custom parameters the AI gathered during the call (a JSON object); template variables of their own names';
+
+CREATE TABLE nextphone.leads (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    business_id bigint REFERENCES nextphone.businesses (id),
+    call_id     bigint REFERENCES nextphone.calls (id),
+    first_name  text CHECK (length(first_name) <= 200),
+    last_name   text CHECK (length(last_name) <= 200),
+    phone       text CHECK (length(phone) <= 32),
+    email       text CHECK (length(email) <= 320),
+    company     text CHECK (length(company) <= 200),
+    notes       text,
+    source      text NOT NULL DEFAULT 'NextPhone AI',
+    extra       jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(extra) = 'object'),
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX leads_call ON nextphone.leads (call_id);
+COMMENT ON TABLE nextphone.leads IS 'People to follow up, taken from calls or inserted directly; an insert fires lead.created';
+COMMENT ON COLUMN nextphone.leads.extra IS 'Further fields of the lead (a JSON object); template variables of their own names';
+
+CREATE TABLE nextphone.webhooks (
+    id                    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    business_id           bigint REFERENCES nextphone.businesses (id),
+    -- the guide's configuration
+    type                  text NOT NULL DEFAULT 'http' CHECK (type = 'http'),
+    tool_name             text NOT NULL UNIQUE CHECK (tool_name ~ '^[A-Za-z][A-Za-z0-9_.-]{0,99}$'),
+    description           text,
+    http_method           text NOT NULL DEFAULT 'POST'
+                          CHECK (http_method IN ('GET', 'POST', 'PUT', 'PATCH', 'DELETE')),
+    url                   text NOT NULL CHECK (length(url) <= 2048),
+    headers               json NOT NULL DEFAULT '{}' CHECK (json_typeof(headers) = 'object'),
+    body_template         text CHECK (length(body_template) <= 1048576),
+    parameters            json NOT NULL DEFAULT '[]' CHECK (json_typeof(parameters) = 'array'),
+    -- delivery policy
+    events                text[] NOT NULL DEFAULT '{}'
+                          CHECK (events <@ ARRAY['lead.created', 'call.completed']),
+    enabled               boolean NOT NULL DEFAULT true,
+    signing_secret        text CHECK (signing_secret ~ '^whsec_[A-Za-z0-9+/]{16,}={0,2}$'),
+    previous_secret       text CHECK (previous_secret ~ '^whsec_[A-Za-z0-9+/]{16,}={0,2}$'),
+    previous_secret_until timestamptz,
+    timeout_ms            integer CHECK (timeout_ms BETWEEN 1 AND 600000),
+    max_attempts          integer CHECK (max_attempts BETWEEN 1 AND 1000),
+    retry_schedule        interval[],
+    ordered               boolean NOT NULL DEFAULT false,
+    rate_limit_per_second double precision CHECK (rate_limit_per_second > 0),
+    -- health, kept by the delivery worker
+    circuit_state         text NOT NULL DEFAULT 'closed' CHECK (circuit_state IN ('closed', 'open', 'half_open')),
+    consecutive_failures  integer NOT NULL DEFAULT 0,
+    circuit_opened_at     timestamptz,
+    next_probe_at         timestamptz,
+    failing_since         timestamptz,
+    last_success_at       timestamptz,
+    last_failure_at       timestamptz,
+    disabled_reason       text,
+    created_at            timestamptz NOT NULL DEFAULT now(),
+    updated_at            timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE nextphone.webhooks IS
+  'Webhook configurations, one row each, in the guide''s shape (create_webhook), with their delivery policy and health';
+COMMENT ON COLUMN nextphone.webhooks.type IS
+  'The guide''s configuration: type, tool_name, description, http_method, url, headers, body_template (the user''s exact text), parameters';
+COMMENT ON COLUMN nextphone.webhooks.headers IS
+  'Header templates as configured (json keeps the user''s order); {{secret.NAME}} tags are resolved by the worker at send time';
+COMMENT ON COLUMN nextphone.webhooks.body_template IS
+  'The JSON body template, the user''s exact text (key order and spacing included)';
+COMMENT ON COLUMN nextphone.webhooks.parameters IS
+  'The parameters the AI collects: [{"name", "type", "description", "required"}]; optional unless "required": true';
+COMMENT ON COLUMN nextphone.webhooks.signing_secret IS
+  'Standard Webhooks signing secret (whsec_ + base64), readable by the owner only; previous_secret stays valid until previous_secret_until';
+COMMENT ON COLUMN nextphone.webhooks.events IS
+  'Delivery policy: the events it fires on (lead.created, call.completed; none: only explicitly), enabled, signing secret, timeout, retries, ordering, rate limit';
+COMMENT ON COLUMN nextphone.webhooks.circuit_state IS
+  'Health, kept by the delivery worker: circuit state (closed, open, half_open), consecutive failures, last success and failure, why it was disabled';
+
+CREATE FUNCTION nextphone.new_message_id()
+RETURNS text
+LANGUAGE c VOLATILE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'new_message_id';
+COMMENT ON FUNCTION nextphone.new_message_id() IS
+  'A new message id: msg_, the time in milliseconds (12 hex digits), 80 random bits (20 hex digits)';
+
+CREATE TABLE nextphone.outbox (
+    id               bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    msg_id           text COLLATE "C" NOT NULL UNIQUE DEFAULT nextphone.new_message_id(),
+    -- no foreign keys: a key check per queued row would cost more than the
+    -- rendering (drop_webhook() clears webhook_id itself)
+    webhook_id       bigint,
+    webhook          text,
+    business_id      bigint,
+    event            text,
+    vars             jsonb,
+    -- the request, rendered when the row was inserted
+    -- (outbox_prepare, the BEFORE INSERT trigger, checks them: headers is an
+    -- object, a pending row has a method and a URL)
+    method           nextphone.http_method,
+    url              text,
+    headers          jsonb,
+    body             text,
+    -- delivery state
+    status           nextphone.delivery_status NOT NULL DEFAULT 'pending',
+    attempts         integer NOT NULL DEFAULT 0,
+    next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+    lease_until      timestamptz,
+    last_status_code integer,
+    last_error       text,
+    last_response    text,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    delivered_at     timestamptz
+);
+-- The worker finds due rows through this partial index, never by a scan.
+CREATE INDEX outbox_due ON nextphone.outbox (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX outbox_leased ON nextphone.outbox (lease_until) WHERE status = 'sending';
+CREATE INDEX outbox_webhook_status ON nextphone.outbox (webhook_id, status);
+COMMENT ON TABLE nextphone.outbox IS
+  'The delivery queue: one row per HTTP request to make, rendered when inserted, with its delivery status';
+COMMENT ON COLUMN nextphone.outbox.msg_id IS
+  'The message id (msg_...): sent as webhook-id on every attempt, the receiver''s idempotency key';
+COMMENT ON COLUMN nextphone.outbox.webhook IS
+  'Where it came from: the webhook (tool_name and id, or none for an ad-hoc request), business, event and variables';
+COMMENT ON COLUMN nextphone.outbox.method IS
+  'The request as rendered at insert: method, url, headers (secret.NAME tags left for the worker), body';
+COMMENT ON COLUMN nextphone.outbox.status IS
+  'pending (waiting for an attempt), sending (claimed by a worker until lease_until), delivered, dead (gave up; replayable), cancelled';
+
+CREATE TABLE nextphone.attempts (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    outbox_id        bigint NOT NULL REFERENCES nextphone.outbox (id) ON DELETE CASCADE,
+    attempt          integer NOT NULL,
+    started_at       timestamptz NOT NULL,
+    duration_ms      double precision,
+    status_code      integer,
+    error            text,
+    response_headers jsonb,
+    response_body    text
+);
+CREATE INDEX attempts_outbox ON nextphone.attempts (outbox_id);
+COMMENT ON TABLE nextphone.attempts IS
+  'One row per HTTP attempt: when, how long, the status code or error, response headers and a capped response body';
+
+CREATE TABLE nextphone.secrets (
+    name       text PRIMARY KEY CHECK (name ~ '^[A-Za-z_][A-Za-z0-9_]{0,62}$'),
+    value      text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE nextphone.secrets IS
+  'Named secrets (API keys, bearer tokens), used in header templates as {{secret.NAME}} and resolved only by the worker at send time';
+
+-- pg_dump keeps the user's own data.
+SELECT pg_catalog.pg_extension_config_dump('nextphone.businesses', '');
+SELECT pg_catalog.pg_extension_config_dump('nextphone.calls', '');
+SELECT pg_catalog.pg_extension_config_dump('nextphone.leads', '');
+SELECT pg_catalog.pg_extension_config_dump('nextphone.webhooks', '');
+SELECT pg_catalog.pg_extension_config_dump('nextphone.secrets', '');
+-- and the identity sequences of those tables, so that restored ids go on
+SELECT pg_catalog.pg_extension_config_dump('nextphone.businesses_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('nextphone.calls_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('nextphone.leads_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('nextphone.webhooks_id_seq', '');
+-- nextphone: the template engine (Mustache, in C).
+--
+-- Templates use Mustache core syntax: {{name}}, {{{name}}} and {{&name}}
+-- (unescaped), dotted names, {{.}}, sections {{#x}}...{{/x}}, inverted
+-- sections {{^x}}...{{/x}}, comments {{! ... }} and delimiter changes
+-- {{=<% %>=}}.  Partials, parents and blocks are refused.  Falsey values:
+-- false, null, missing, [] and "".  Parsed templates are cached per backend.
+
+CREATE FUNCTION nextphone.render(
+    template text,
+    vars jsonb,
+    escape text DEFAULT 'none',
+    on_missing text DEFAULT 'error')
+RETURNS text
+AS 'MODULE_PATHNAME', 'nextphone_render'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nextphone.render(text, jsonb, text, text) IS
+  'Render a Mustache template with the variables of a jsonb object. escape: none, html (& " < >), json (JSON string contents) or url (percent-encoding, RFC 3986). on_missing: error (naming every missing variable), empty, null or keep (the tag stays as written).';
+
+CREATE FUNCTION nextphone.render_json(
+    template text,
+    vars jsonb,
+    on_missing text DEFAULT 'error')
+RETURNS json
+AS 'MODULE_PATHNAME', 'nextphone_render_json'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nextphone.render_json(text, jsonb, text) IS
+  'Render a JSON body template by walking the JSON: a string that is exactly one tag takes the variable''s own JSON value, other strings get the rendered text, JSON-escaped; keys are literal; key order, duplicate keys and spacing are kept. on_missing: error, empty, null (a whole-value tag becomes null) or keep.';
+
+CREATE FUNCTION nextphone.render_json(
+    template json,
+    vars jsonb,
+    on_missing text DEFAULT 'error')
+RETURNS json
+AS 'MODULE_PATHNAME', 'nextphone_render_json'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nextphone.render_json(json, jsonb, text) IS
+  'Render a JSON body template given as json (its text, spacing and key order are kept); as render_json(text, jsonb, text).';
+
+CREATE FUNCTION nextphone.render_url(
+    template text,
+    vars jsonb,
+    on_missing text DEFAULT 'error')
+RETURNS text
+AS 'MODULE_PATHNAME', 'nextphone_render_url'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nextphone.render_url(text, jsonb, text) IS
+  'Render an http or https URL template: scheme, host and port are literal, tags stand only in the path and the query, and values are percent-encoded (RFC 3986 unreserved characters kept).';
+
+CREATE FUNCTION nextphone.render_header(
+    template text,
+    vars jsonb,
+    on_missing text DEFAULT 'error',
+    keep_secrets boolean DEFAULT false)
+RETURNS text
+AS 'MODULE_PATHNAME', 'nextphone_render_header'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nextphone.render_header(text, jsonb, text, boolean) IS
+  'Render an HTTP header value: raw text, and a result holding CR, LF or NUL is an error, never stripped. keep_secrets leaves every {{secret.NAME}} tag in the result, for the worker to resolve at send time.';
+
+CREATE FUNCTION nextphone.template_variables(template text)
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'nextphone_template_variables'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nextphone.template_variables(text) IS
+  'The distinct variable names a template uses, in order of first use: section names and secret.NAME included, {{.}} not.';
+-- nextphone: webhook configuration, recording calls and leads, and every
+-- way into the outbox (built-in events, webhook_trigger, INSERT, enqueue).
+--
+-- Rendering happens in C (src/enqueue.c) in the inserting transaction; this
+-- file holds the configuration checks, which run once per change and read
+-- best as PL/pgSQL, and the glue.
+
+--
+-- Views: status at a glance, without secrets or bodies
+--
+
+CREATE VIEW nextphone.message_status AS
+SELECT o.id, o.msg_id, o.webhook, o.event, o.method, o.status, o.attempts,
+       o.next_attempt_at, o.last_status_code, o.last_error,
+       o.created_at, o.delivered_at
+  FROM nextphone.outbox o;
+COMMENT ON VIEW nextphone.message_status IS
+  'Per-message delivery status: the outbox without variables, URL, headers, bodies or responses';
+
+-- The per-webhook health view (webhook_health) is the delivery worker's.
+
+--
+-- Secrets
+--
+
+CREATE FUNCTION nextphone.set_secret(name text, value text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF name IS NULL OR name !~ '^[A-Za-z_][A-Za-z0-9_]{0,62}$' THEN
+		RAISE EXCEPTION 'invalid secret name "%"', name
+			USING ERRCODE = 'invalid_name',
+				  HINT = 'A secret name is a letter or underscore followed by up to 62 letters, digits or underscores.';
+	END IF;
+	IF value IS NULL OR value = '' OR value ~ '[\r\n\x01-\x08\x0b\x0c\x0e-\x1f]' THEN
+		RAISE EXCEPTION 'invalid value for secret "%"', name
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A secret is sent in a header: it must be non-empty and hold no control characters.';
+	END IF;
+	INSERT INTO nextphone.secrets AS s (name, value) VALUES (set_secret.name, set_secret.value)
+	ON CONFLICT ON CONSTRAINT secrets_pkey
+	DO UPDATE SET value = excluded.value, updated_at = now();
+END
+$$;
+COMMENT ON FUNCTION nextphone.set_secret(text, text) IS
+  'Creates or replaces the named secret, used in header templates as {{secret.NAME}} (owner only)';
+
+CREATE FUNCTION nextphone.drop_secret(name text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	users text;
+BEGIN
+	SELECT string_agg(format('"%s"', w.tool_name), ', ' ORDER BY w.tool_name) INTO users
+	  FROM nextphone.webhooks w
+	 WHERE EXISTS (SELECT FROM json_each_text(w.headers) AS h (header, template)
+				    WHERE 'secret.' || drop_secret.name = ANY (nextphone.template_variables(h.template)));
+	IF users IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot drop secret "%" because webhooks use it', name
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  DETAIL = format('Webhooks %s use it in their headers.', users),
+				  HINT = 'Change those webhooks first.';
+	END IF;
+	DELETE FROM nextphone.secrets s WHERE s.name = drop_secret.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'secret "%" does not exist', name USING ERRCODE = 'undefined_object';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION nextphone.drop_secret(text) IS
+  'Removes the named secret; refused while a webhook''s headers use it (owner only)';
+
+--
+-- Webhook configuration
+--
+
+CREATE FUNCTION nextphone.builtin_variables()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+SELECT ARRAY[
+	-- the business
+	'receiving_number', 'owner_name', 'website', 'booking_url', 'business_id',
+	-- the call
+	'caller_number', 'call_id', 'external_id', 'call_status', 'started_at', 'ended_at',
+	'duration_seconds', 'summary', 'transcript', 'callback_requested',
+	-- the lead
+	'lead_id', 'first_name', 'last_name', 'phone', 'email', 'company', 'notes',
+	'source', 'created_at',
+	-- the delivery
+	'event']::text[]
+$$;
+COMMENT ON FUNCTION nextphone.builtin_variables() IS
+  'The template variables every webhook may use without declaring them: the business, the call, the lead and the event';
+
+-- Raises the error for a configuration field that has the wrong JSON type.
+CREATE FUNCTION nextphone.config_expect(config json, key text, expected text)
+RETURNS json
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v json := config -> key;
+	t text := json_typeof(v);
+BEGIN
+	IF v IS NULL OR t = 'null' THEN
+		RETURN NULL;
+	END IF;
+	IF t <> expected AND NOT (expected = 'integer' AND t = 'number') THEN
+		RAISE EXCEPTION 'webhook configuration field "%" must be a JSON %', key,
+			CASE expected WHEN 'object' THEN 'object' WHEN 'array' THEN 'array'
+				ELSE expected END
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('It is a JSON %s.', t);
+	END IF;
+	IF expected = 'integer' AND v::text !~ '^-?[0-9]+$' THEN
+		RAISE EXCEPTION 'webhook configuration field "%" must be an integer', key
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN v;
+END
+$$;
+COMMENT ON FUNCTION nextphone.config_expect(json, text, text) IS
+  'Internal: the value of a configuration field, checked to be of the given JSON type (string, number, integer, boolean, object, array)';
+
+CREATE FUNCTION nextphone.webhook_template_names(template text, kind text, field text)
+RETURNS text[]
+LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'webhook_template_names';
+COMMENT ON FUNCTION nextphone.webhook_template_names(text, text, text) IS
+  'Internal: the variables a template uses, its syntax checked as a URL, a header value or a JSON body (kind url, header or json); errors name the configuration field';
+
+-- Every variable of one template must be known; secrets only in headers.
+CREATE FUNCTION nextphone.check_template_names(names text[], field text, allowed text[], in_header boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	bad text;
+	n integer;
+BEGIN
+	SELECT string_agg(format('"%s"', name), ', ' ORDER BY ord), count(*) INTO bad, n
+	  FROM unnest(names) WITH ORDINALITY AS u(name, ord)
+	 WHERE split_part(name, '.', 1) <> ALL (allowed) AND name NOT LIKE 'secret._%';
+	IF bad IS NOT NULL THEN
+		RAISE EXCEPTION 'unknown template variable% % in "%"', CASE WHEN n > 1 THEN 's' ELSE '' END, bad, field
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Declare it in "parameters", or use a built-in variable: '
+						 || array_to_string(nextphone.builtin_variables(), ', ') || '.';
+	END IF;
+	SELECT string_agg(format('"%s"', substr(name, 8)), ', ' ORDER BY ord) INTO bad
+	  FROM unnest(names) WITH ORDINALITY AS u(name, ord)
+	 WHERE name LIKE 'secret._%';
+	IF bad IS NOT NULL AND NOT in_header THEN
+		RAISE EXCEPTION 'secret % cannot be used in "%"', bad, field
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'Secrets may be used only in header values, which the worker completes at send time, so that they are never stored in the outbox.';
+	END IF;
+	SELECT string_agg(format('"%s"', substr(name, 8)), ', ' ORDER BY ord), count(*) INTO bad, n
+	  FROM unnest(names) WITH ORDINALITY AS u(name, ord)
+	 WHERE name LIKE 'secret._%'
+	   AND NOT EXISTS (SELECT FROM nextphone.secrets s WHERE s.name = substr(u.name, 8));
+	IF bad IS NOT NULL THEN
+		RAISE EXCEPTION 'secret% % in "%" do% not exist', CASE WHEN n > 1 THEN 's' ELSE '' END,
+			bad, field, CASE WHEN n > 1 THEN '' ELSE 'es' END
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Create it first with nextphone.set_secret(name, value).';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION nextphone.check_template_names(text[], text, text[], boolean) IS
+  'Internal: raises an error naming every unknown variable of a template, and every secret used outside headers or not defined';
+
+CREATE FUNCTION nextphone.check_webhook_templates(url text, headers json, body text, allowed text[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k text;
+	v text;
+BEGIN
+	PERFORM nextphone.check_template_names(
+		nextphone.webhook_template_names(url, 'url', 'url'), 'url', allowed, false);
+	FOR k, v IN SELECT * FROM json_each_text(headers) LOOP
+		PERFORM nextphone.check_template_names(
+			nextphone.webhook_template_names(v, 'header', 'headers.' || k),
+			'headers.' || k, allowed, true);
+	END LOOP;
+	IF body IS NOT NULL THEN
+		PERFORM nextphone.check_template_names(
+			nextphone.webhook_template_names(body, 'json', 'body_template'),
+			'body_template', allowed, false);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION nextphone.check_webhook_templates(text, json, text, text[]) IS
+  'Internal: checks the syntax and the variables of a webhook''s URL, header and body templates';
+
+-- Checks a whole configuration and gives back the webhooks row it describes.
+-- Nothing is stored here; the callers store the row in one statement.
+CREATE FUNCTION nextphone.webhook_from_config(config json, business bigint)
+RETURNS nextphone.webhooks
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	w nextphone.webhooks;
+	known constant text[] := ARRAY[
+		'type', 'tool_name', 'description', 'http_method', 'url', 'headers',
+		'body_template', 'parameters',
+		'events', 'enabled', 'signing_secret', 'timeout_ms', 'max_attempts',
+		'retry_schedule', 'ordered', 'rate_limit_per_second'];
+	bad text;
+	k text;
+	v json;
+	p json;
+	names text[] := '{}';
+	allowed text[];
+	n integer;
+	authority text;
+	body json;
+BEGIN
+	IF config IS NULL OR json_typeof(config) <> 'object' THEN
+		RAISE EXCEPTION 'webhook configuration must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	SELECT string_agg(format('"%s"', key), ', ' ORDER BY ord), count(*) INTO bad, n
+	  FROM json_object_keys(config) WITH ORDINALITY AS k(key, ord)
+	 WHERE key <> ALL (known);
+	IF bad IS NOT NULL THEN
+		RAISE EXCEPTION 'unknown key% % in webhook configuration', CASE WHEN n > 1 THEN 's' ELSE '' END, bad
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Known keys are ' || array_to_string(known, ', ') || '.';
+	END IF;
+
+	SELECT string_agg(format('"%s"', key), ', '), count(*) INTO bad, n
+	  FROM unnest(ARRAY['type', 'tool_name', 'http_method', 'url']) AS key
+	 WHERE json_typeof(config -> key) IS NULL OR json_typeof(config -> key) = 'null';
+	IF bad IS NOT NULL THEN
+		RAISE EXCEPTION 'webhook configuration lacks required key% %', CASE WHEN n > 1 THEN 's' ELSE '' END, bad
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+
+	-- type, tool_name, description
+	w.type := nextphone.config_expect(config, 'type', 'string') #>> '{}';
+	IF w.type <> 'http' THEN
+		RAISE EXCEPTION 'webhook type "%" is not supported', w.type
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'The only type is "http".';
+	END IF;
+	w.tool_name := nextphone.config_expect(config, 'tool_name', 'string') #>> '{}';
+	IF w.tool_name !~ '^[A-Za-z][A-Za-z0-9_.-]{0,99}$' THEN
+		RAISE EXCEPTION 'invalid tool name "%" in "tool_name"', w.tool_name
+			USING ERRCODE = 'invalid_name',
+				  HINT = 'A tool name starts with a letter and has up to 100 letters, digits, "_", "." or "-".';
+	END IF;
+	w.description := nextphone.config_expect(config, 'description', 'string') #>> '{}';
+	IF length(w.description) > 2000 THEN
+		RAISE EXCEPTION 'webhook configuration field "description" is too long'
+			USING ERRCODE = 'string_data_right_truncation',
+				  DETAIL = 'It may hold at most 2000 characters.';
+	END IF;
+
+	-- http_method
+	w.http_method := nextphone.config_expect(config, 'http_method', 'string') #>> '{}';
+	IF w.http_method NOT IN ('GET', 'POST', 'PUT', 'PATCH', 'DELETE') THEN
+		RAISE EXCEPTION 'invalid HTTP method "%" in "http_method"', w.http_method
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use GET, POST, PUT, PATCH or DELETE (in capitals).';
+	END IF;
+
+	-- url: http(s), with scheme, host and port literal
+	w.url := nextphone.config_expect(config, 'url', 'string') #>> '{}';
+	IF w.url !~* '^https?://' THEN
+		RAISE EXCEPTION 'invalid URL "%" in "url"', w.url
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'The URL must start with http:// or https://.';
+	END IF;
+	authority := substring(w.url FROM '^[A-Za-z]+://([^/?#]*)');
+	IF authority LIKE '%{{%' OR authority LIKE '%}}%' THEN
+		RAISE EXCEPTION 'invalid URL "%" in "url"', w.url
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'Template tags may appear only in the path and query: the scheme, host and port are literal.';
+	END IF;
+	IF authority !~ '^([^@/]*@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$' THEN
+		RAISE EXCEPTION 'invalid URL "%" in "url"', w.url
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'The host is missing or holds characters a host name cannot have.';
+	END IF;
+	IF w.url ~ '[\s\x01-\x1f]' OR length(w.url) > 2048 THEN
+		RAISE EXCEPTION 'invalid URL in "url"'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A URL holds no spaces or control characters and has at most 2048 characters.';
+	END IF;
+
+	-- headers: token names, string values without CR, LF or NUL
+	w.headers := coalesce(nextphone.config_expect(config, 'headers', 'object'), '{}');
+	FOR k, v IN SELECT * FROM json_each(w.headers) LOOP
+		IF k !~ '^[!#$%&''*+.^_`|~0-9A-Za-z-]+$' THEN
+			RAISE EXCEPTION 'invalid header name "%" in "headers"', k
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'A header name is a token: letters, digits and !#$%&''*+-.^_`|~, no spaces or colons.';
+		END IF;
+		IF lower(k) IN ('webhook-id', 'webhook-timestamp', 'webhook-signature',
+						'host', 'content-length', 'transfer-encoding', 'connection') THEN
+			RAISE EXCEPTION 'header "%" in "headers" is set by nextphone', k
+				USING ERRCODE = 'reserved_name',
+					  DETAIL = 'The delivery worker sets the Standard Webhooks headers and the connection headers itself.';
+		END IF;
+		IF json_typeof(v) <> 'string' THEN
+			RAISE EXCEPTION 'value of header "%" in "headers" must be a JSON string', k
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF (v #>> '{}') ~ '[\r\n]' THEN
+			RAISE EXCEPTION 'value of header "%" in "headers" holds a line break', k
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'Header values may not hold CR or LF characters.';
+		END IF;
+	END LOOP;
+	SELECT string_agg(format('"%s"', key), ', ') INTO bad
+	  FROM (SELECT lower(key) AS key FROM json_object_keys(w.headers) AS key
+			 GROUP BY 1 HAVING count(*) > 1) d;
+	IF bad IS NOT NULL THEN
+		RAISE EXCEPTION 'header % given twice in "headers"', bad
+			USING ERRCODE = 'duplicate_object',
+				  DETAIL = 'Header names are case-insensitive.';
+	END IF;
+
+	-- body_template: a JSON object or array, or a string of JSON; its exact text is kept
+	v := config -> 'body_template';
+	IF v IS NOT NULL AND json_typeof(v) <> 'null' THEN
+		IF json_typeof(v) = 'string' THEN
+			BEGIN
+				body := (v #>> '{}')::json;
+			EXCEPTION WHEN invalid_text_representation THEN
+				RAISE EXCEPTION 'webhook configuration field "body_template" is not valid JSON'
+					USING ERRCODE = 'invalid_parameter_value',
+						  DETAIL = SQLERRM,
+						  HINT = 'Give the body template as a JSON object, or as a string holding JSON.';
+			END;
+			w.body_template := v #>> '{}';
+		ELSE
+			w.body_template := v::text;
+		END IF;
+		IF length(w.body_template) > 1048576 THEN
+			RAISE EXCEPTION 'webhook configuration field "body_template" is too long'
+				USING ERRCODE = 'program_limit_exceeded',
+					  DETAIL = 'It may hold at most 1 MB.';
+		END IF;
+	END IF;
+
+	-- parameters: [{"name", "type", "description", "required"}], names unique
+	w.parameters := coalesce(nextphone.config_expect(config, 'parameters', 'array'), '[]');
+	FOR p IN SELECT * FROM json_array_elements(w.parameters) LOOP
+		IF json_typeof(p) <> 'object' THEN
+			RAISE EXCEPTION 'each entry of "parameters" must be a JSON object'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		SELECT string_agg(format('"%s"', key), ', ') INTO bad
+		  FROM json_object_keys(p) AS key
+		 WHERE key NOT IN ('name', 'type', 'description', 'required');
+		IF bad IS NOT NULL THEN
+			RAISE EXCEPTION 'unknown key % in a parameter', bad
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'A parameter has "name", "type", "description" and "required".';
+		END IF;
+		k := p ->> 'name';
+		IF json_typeof(p -> 'name') IS DISTINCT FROM 'string' OR k !~ '^[A-Za-z_][A-Za-z0-9_]{0,62}$' THEN
+			RAISE EXCEPTION 'invalid parameter name %', coalesce((p -> 'name')::text, 'null')
+				USING ERRCODE = 'invalid_name',
+					  HINT = 'A parameter name is a letter or underscore followed by letters, digits or underscores.';
+		END IF;
+		IF k IN ('secret', 'event') THEN
+			RAISE EXCEPTION 'parameter name "%" is reserved', k
+				USING ERRCODE = 'reserved_name';
+		END IF;
+		IF k = ANY (names) THEN
+			RAISE EXCEPTION 'parameter "%" is declared twice', k
+				USING ERRCODE = 'duplicate_object';
+		END IF;
+		names := names || k;
+		IF json_typeof(p -> 'type') IS DISTINCT FROM 'string'
+		   OR (p ->> 'type') NOT IN ('string', 'number', 'integer', 'boolean', 'object', 'array') THEN
+			RAISE EXCEPTION 'invalid type % for parameter "%"', coalesce((p -> 'type')::text, 'null'), k
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'The types are string, number, integer, boolean, object and array.';
+		END IF;
+		IF json_typeof(p -> 'description') NOT IN ('string', 'null') THEN
+			RAISE EXCEPTION 'description of parameter "%" must be a JSON string', k
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF json_typeof(p -> 'required') NOT IN ('boolean', 'null') THEN
+			RAISE EXCEPTION '"required" of parameter "%" must be true or false', k
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END LOOP;
+
+	-- the templates: syntax and variables
+	allowed := nextphone.builtin_variables() || names;
+	PERFORM nextphone.check_webhook_templates(w.url, w.headers, w.body_template, allowed);
+
+	-- the extension's own keys
+	v := nextphone.config_expect(config, 'events', 'array');
+	w.events := '{}';
+	IF v IS NOT NULL THEN
+		FOR p IN SELECT * FROM json_array_elements(v) LOOP
+			IF json_typeof(p) <> 'string' OR (p #>> '{}') NOT IN ('lead.created', 'call.completed') THEN
+				RAISE EXCEPTION 'unknown event % in "events"', p::text
+					USING ERRCODE = 'invalid_parameter_value',
+						  HINT = 'The events are "lead.created" and "call.completed".';
+			END IF;
+			IF NOT (p #>> '{}') = ANY (w.events) THEN
+				w.events := w.events || (p #>> '{}');
+			END IF;
+		END LOOP;
+	END IF;
+	w.enabled := coalesce((nextphone.config_expect(config, 'enabled', 'boolean') #>> '{}')::boolean, true);
+	w.ordered := coalesce((nextphone.config_expect(config, 'ordered', 'boolean') #>> '{}')::boolean, false);
+	w.signing_secret := nextphone.config_expect(config, 'signing_secret', 'string') #>> '{}';
+	IF w.signing_secret IS NOT NULL THEN
+		IF w.signing_secret !~ '^whsec_[A-Za-z0-9+/]+={0,2}$'
+		   OR length(w.signing_secret) % 4 <> 2 -- "whsec_" + base64 in groups of 4
+		   OR octet_length(decode(substr(w.signing_secret, 7), 'base64')) NOT BETWEEN 24 AND 64 THEN
+			RAISE EXCEPTION 'invalid signing secret in "signing_secret"'
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'A signing secret is "whsec_" followed by 24 to 64 bytes in base64.';
+		END IF;
+	END IF;
+	v := nextphone.config_expect(config, 'timeout_ms', 'integer');
+	IF v IS NOT NULL THEN
+		IF v::text::numeric NOT BETWEEN 1 AND 600000 THEN
+			RAISE EXCEPTION '"timeout_ms" must be between 1 and 600000'
+				USING ERRCODE = 'numeric_value_out_of_range';
+		END IF;
+		w.timeout_ms := v::text::integer;
+	END IF;
+	v := nextphone.config_expect(config, 'max_attempts', 'integer');
+	IF v IS NOT NULL THEN
+		IF v::text::numeric NOT BETWEEN 1 AND 1000 THEN
+			RAISE EXCEPTION '"max_attempts" must be between 1 and 1000'
+				USING ERRCODE = 'numeric_value_out_of_range';
+		END IF;
+		w.max_attempts := v::text::integer;
+	END IF;
+	v := nextphone.config_expect(config, 'rate_limit_per_second', 'number');
+	IF v IS NOT NULL THEN
+		IF v::text::numeric <= 0 OR v::text::numeric > 1000000 THEN
+			RAISE EXCEPTION '"rate_limit_per_second" must be greater than 0 and at most 1000000'
+				USING ERRCODE = 'numeric_value_out_of_range';
+		END IF;
+		w.rate_limit_per_second := v::text::double precision;
+	END IF;
+	v := nextphone.config_expect(config, 'retry_schedule', 'array');
+	IF v IS NOT NULL THEN
+		w.retry_schedule := '{}';
+		FOR p IN SELECT * FROM json_array_elements(v) LOOP
+			BEGIN
+				IF json_typeof(p) <> 'string' THEN
+					RAISE invalid_datetime_format;
+				END IF;
+				w.retry_schedule := w.retry_schedule || (p #>> '{}')::interval;
+			EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
+				RAISE EXCEPTION 'invalid interval % in "retry_schedule"', p::text
+					USING ERRCODE = 'invalid_parameter_value',
+						  HINT = 'Give the waits as interval strings, such as ["0s", "5s", "5min", "2h"].';
+			END;
+		END LOOP;
+		IF cardinality(w.retry_schedule) NOT BETWEEN 1 AND 100
+		   OR EXISTS (SELECT FROM unnest(w.retry_schedule) i WHERE i < '0' OR i > '7 days') THEN
+			RAISE EXCEPTION '"retry_schedule" must hold 1 to 100 waits, each between 0 and 7 days'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END IF;
+
+	IF business IS NOT NULL AND NOT EXISTS (SELECT FROM nextphone.businesses b WHERE b.id = business) THEN
+		RAISE EXCEPTION 'business % does not exist', business
+			USING ERRCODE = 'foreign_key_violation';
+	END IF;
+	w.business_id := business;
+	w.circuit_state := 'closed';
+	w.consecutive_failures := 0;
+	w.created_at := now();
+	w.updated_at := now();
+	RETURN w;
+END
+$$;
+COMMENT ON FUNCTION nextphone.webhook_from_config(json, bigint) IS
+  'Internal: checks a whole webhook configuration and gives back the row it describes, storing nothing';
+
+CREATE FUNCTION nextphone.create_webhook(config json, business_id bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	w nextphone.webhooks := nextphone.webhook_from_config(config, business_id);
+	id bigint;
+BEGIN
+	-- ON CONFLICT: a webhook of the same name created at the same time by
+	-- another session gets the same error as one created before
+	INSERT INTO nextphone.webhooks
+		(business_id, type, tool_name, description, http_method, url, headers,
+		 body_template, parameters, events, enabled, signing_secret, timeout_ms,
+		 max_attempts, retry_schedule, ordered, rate_limit_per_second)
+	VALUES
+		(w.business_id, w.type, w.tool_name, w.description, w.http_method, w.url, w.headers,
+		 w.body_template, w.parameters, w.events, w.enabled, w.signing_secret, w.timeout_ms,
+		 w.max_attempts, w.retry_schedule, w.ordered, w.rate_limit_per_second)
+	ON CONFLICT (tool_name) DO NOTHING
+	RETURNING webhooks.id INTO id;
+	IF id IS NULL THEN
+		RAISE EXCEPTION 'webhook "%" already exists', w.tool_name
+			USING ERRCODE = 'duplicate_object',
+				  HINT = 'Use nextphone.update_webhook() to change it.';
+	END IF;
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION nextphone.create_webhook(json, bigint) IS
+  'Creates a webhook from the guide''s configuration JSON (plus events, enabled, signing_secret, timeout_ms, max_attempts, retry_schedule, ordered, rate_limit_per_second), checked whole before anything is stored; business_id limits its events to one business';
+
+-- The configuration of a webhook as JSON, in the guide's key order; extras
+-- appear when they differ from their defaults.
+CREATE FUNCTION nextphone.config_of(w nextphone.webhooks, mask boolean)
+RETURNS json
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT ('{' || string_agg(to_json(key)::text || ': ' || value::text, ', ' ORDER BY ord) || '}')::json
+  FROM (VALUES
+	(1, 'type', to_json(w.type)),
+	(2, 'tool_name', to_json(w.tool_name)),
+	(3, 'description', to_json(w.description)),
+	(4, 'http_method', to_json(w.http_method)),
+	(5, 'url', to_json(w.url)),
+	(6, 'headers', w.headers),
+	(7, 'body_template', w.body_template::json),
+	(8, 'parameters', w.parameters),
+	(9, 'events', CASE WHEN cardinality(w.events) > 0 THEN to_json(w.events) END),
+	(10, 'enabled', CASE WHEN NOT w.enabled THEN to_json(w.enabled) END),
+	(11, 'signing_secret', CASE WHEN mask THEN to_json(left(w.signing_secret, 6) || '********')
+							   ELSE to_json(w.signing_secret) END),
+	(12, 'timeout_ms', to_json(w.timeout_ms)),
+	(13, 'max_attempts', to_json(w.max_attempts)),
+	(14, 'retry_schedule', (SELECT json_agg(i::text) FROM unnest(w.retry_schedule) i)),
+	(15, 'ordered', CASE WHEN w.ordered THEN to_json(w.ordered) END),
+	(16, 'rate_limit_per_second', to_json(w.rate_limit_per_second))
+  ) AS c(ord, key, value)
+ WHERE value IS NOT NULL
+$$;
+COMMENT ON FUNCTION nextphone.config_of(nextphone.webhooks, boolean) IS
+  'Internal: a webhook row as configuration JSON in the guide''s key order, its signing secret masked or not';
+
+CREATE FUNCTION nextphone.webhook_config(tool_name text)
+RETURNS json
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	w nextphone.webhooks;
+BEGIN
+	SELECT * INTO w FROM nextphone.webhooks x WHERE x.tool_name = webhook_config.tool_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'webhook "%" does not exist', tool_name USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN nextphone.config_of(w, true);
+END
+$$;
+COMMENT ON FUNCTION nextphone.webhook_config(text) IS
+  'The configuration of a webhook as it was given (guide''s key order, exact body template text), its signing secret masked';
+
+CREATE FUNCTION nextphone.update_webhook(tool_name text, changes json)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	old nextphone.webhooks;
+	w nextphone.webhooks;
+	merged json;
+BEGIN
+	SELECT * INTO old FROM nextphone.webhooks x WHERE x.tool_name = update_webhook.tool_name FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'webhook "%" does not exist', tool_name USING ERRCODE = 'undefined_object';
+	END IF;
+	IF changes IS NULL OR json_typeof(changes) <> 'object' THEN
+		RAISE EXCEPTION 'webhook changes must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- the old configuration with the changed keys replaced (a null removes an optional key)
+	SELECT json_object_agg(key, value ORDER BY ord) INTO merged
+	  FROM (SELECT o.key, coalesce(c.value, o.value) AS value, o.ord
+			  FROM json_each(nextphone.config_of(old, false)) WITH ORDINALITY o(key, value, ord)
+			  LEFT JOIN json_each(changes) c ON c.key = o.key
+			UNION ALL
+			SELECT c.key, c.value, 100 + c.ord
+			  FROM json_each(changes) WITH ORDINALITY c(key, value, ord)
+			 WHERE NOT EXISTS (SELECT FROM json_each(nextphone.config_of(old, false)) o WHERE o.key = c.key)) m;
+	w := nextphone.webhook_from_config(merged, old.business_id);
+	IF w.tool_name <> old.tool_name
+	   AND EXISTS (SELECT FROM nextphone.webhooks x WHERE x.tool_name = w.tool_name) THEN
+		RAISE EXCEPTION 'webhook "%" already exists', w.tool_name USING ERRCODE = 'duplicate_object';
+	END IF;
+	UPDATE nextphone.webhooks x SET
+		tool_name = w.tool_name, description = w.description, http_method = w.http_method,
+		url = w.url, headers = w.headers, body_template = w.body_template,
+		parameters = w.parameters, events = w.events, enabled = w.enabled,
+		disabled_reason = CASE WHEN w.enabled THEN NULL ELSE x.disabled_reason END,
+		signing_secret = w.signing_secret, timeout_ms = w.timeout_ms,
+		max_attempts = w.max_attempts, retry_schedule = w.retry_schedule,
+		ordered = w.ordered, rate_limit_per_second = w.rate_limit_per_second,
+		updated_at = now()
+	 WHERE x.id = old.id;
+END
+$$;
+COMMENT ON FUNCTION nextphone.update_webhook(text, json) IS
+  'Changes some keys of a webhook''s configuration (a JSON null removes an optional key); the result is checked whole, as by create_webhook';
+
+CREATE FUNCTION nextphone.drop_webhook(tool_name text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	wid bigint;
+BEGIN
+	DELETE FROM nextphone.webhooks x WHERE x.tool_name = drop_webhook.tool_name RETURNING x.id INTO wid;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'webhook "%" does not exist', tool_name USING ERRCODE = 'undefined_object';
+	END IF;
+	UPDATE nextphone.outbox o
+	   SET webhook_id = NULL,
+		   status = CASE WHEN o.status = 'pending' THEN 'cancelled' ELSE o.status END,
+		   last_error = CASE WHEN o.status = 'pending' THEN 'webhook dropped' ELSE o.last_error END
+	 WHERE o.webhook_id = wid;
+END
+$$;
+COMMENT ON FUNCTION nextphone.drop_webhook(text) IS
+  'Removes a webhook; its messages still waiting are cancelled, delivered and dead ones stay for the record';
+
+--
+-- Recording calls and leads
+--
+
+CREATE FUNCTION nextphone.record_call(call jsonb)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	known constant text[] := ARRAY[
+		'external_id', 'caller_number', 'receiving_number', 'started_at', 'ended_at',
+		'status', 'summary', 'transcript', 'collected', 'callback_requested'];
+	bad text;
+	c jsonb;
+	biz bigint;
+	call_id bigint;
+	lead_keys constant text[] := ARRAY[
+		'first_name', 'last_name', 'name', 'email', 'phone', 'company', 'company_name',
+		'message', 'notes'];
+	first text;
+	last text;
+BEGIN
+	IF call IS NULL OR jsonb_typeof(call) <> 'object' THEN
+		RAISE EXCEPTION 'a call must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT string_agg(format('"%s"', key), ', ') INTO bad
+	  FROM jsonb_object_keys(call) AS key WHERE key <> ALL (known);
+	IF bad IS NOT NULL THEN
+		RAISE EXCEPTION 'unknown key % in call', bad
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Known keys are ' || array_to_string(known, ', ') || '.';
+	END IF;
+	IF call ->> 'caller_number' IS NULL OR call ->> 'receiving_number' IS NULL THEN
+		RAISE EXCEPTION 'a call needs "caller_number" and "receiving_number"'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF coalesce(call ->> 'status', 'completed') NOT IN ('in_progress', 'completed', 'missed', 'voicemail', 'failed') THEN
+		RAISE EXCEPTION 'invalid call status "%"', call ->> 'status'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'A call is in_progress, completed, missed, voicemail or failed.';
+	END IF;
+	c := coalesce(call -> 'collected', '{}');
+	IF jsonb_typeof(c) <> 'object' THEN
+		RAISE EXCEPTION '"collected" must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT b.id INTO biz FROM nextphone.businesses b WHERE b.receiving_number = call ->> 'receiving_number';
+	IF biz IS NULL THEN
+		RAISE EXCEPTION 'no business has the receiving number "%"', call ->> 'receiving_number'
+			USING ERRCODE = 'foreign_key_violation',
+				  HINT = 'Add the business to nextphone.businesses first.';
+	END IF;
+
+	INSERT INTO nextphone.calls AS k
+		(business_id, external_id, caller_number, receiving_number, started_at, ended_at,
+		 status, summary, transcript, collected, callback_requested)
+	VALUES
+		(biz, call ->> 'external_id', call ->> 'caller_number', call ->> 'receiving_number',
+		 coalesce((call ->> 'started_at')::timestamptz, now()), (call ->> 'ended_at')::timestamptz,
+		 coalesce(call ->> 'status', 'completed'), call ->> 'summary', call ->> 'transcript', c,
+		 coalesce((call ->> 'callback_requested')::boolean, false))
+	ON CONFLICT (external_id) DO NOTHING
+	RETURNING k.id INTO call_id;
+	IF call_id IS NULL THEN
+		-- recorded before: nothing more to do, nothing fires again
+		SELECT k.id INTO call_id FROM nextphone.calls k WHERE k.external_id = call ->> 'external_id';
+		RETURN call_id;
+	END IF;
+
+	-- a lead when there is someone to follow up
+	IF c ?| ARRAY['first_name', 'last_name', 'name', 'email', 'phone']
+	   OR coalesce((call ->> 'callback_requested')::boolean, false) THEN
+		first := c ->> 'first_name';
+		last := c ->> 'last_name';
+		IF first IS NULL AND last IS NULL AND c ? 'name' THEN
+			first := split_part(c ->> 'name', ' ', 1);
+			last := nullif(substr(c ->> 'name', length(first) + 2), '');
+		END IF;
+		INSERT INTO nextphone.leads
+			(business_id, call_id, first_name, last_name, phone, email, company, notes, extra)
+		VALUES
+			(biz, call_id, first, last,
+			 coalesce(c ->> 'phone', call ->> 'caller_number'), c ->> 'email',
+			 coalesce(c ->> 'company', c ->> 'company_name'),
+			 coalesce(c ->> 'notes', c ->> 'message'),
+			 c - lead_keys);
+	END IF;
+	RETURN call_id;
+END
+$$;
+COMMENT ON FUNCTION nextphone.record_call(jsonb) IS
+  'Stores a finished call (caller_number, receiving_number, started_at, ended_at, status, summary, transcript, collected, callback_requested, external_id) and, when the collected parameters name someone to follow up, its lead; the same external_id twice stores one call';
+
+-- A call or lead inserted directly names its business by receiving number or by call.
+CREATE FUNCTION nextphone.fill_business()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_TABLE_NAME = 'calls' THEN
+		SELECT b.id INTO NEW.business_id
+		  FROM nextphone.businesses b WHERE b.receiving_number = NEW.receiving_number;
+	ELSE
+		SELECT k.business_id INTO NEW.business_id
+		  FROM nextphone.calls k WHERE k.id = NEW.call_id;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION nextphone.fill_business() IS
+  'Internal trigger: sets the business of a call from its receiving number, of a lead from its call';
+
+CREATE TRIGGER fill_business BEFORE INSERT ON nextphone.calls
+	FOR EACH ROW WHEN (NEW.business_id IS NULL)
+	EXECUTE FUNCTION nextphone.fill_business();
+CREATE TRIGGER fill_business BEFORE INSERT ON nextphone.leads
+	FOR EACH ROW WHEN (NEW.business_id IS NULL AND NEW.call_id IS NOT NULL)
+	EXECUTE FUNCTION nextphone.fill_business();
+
+--
+-- Enqueueing (src/enqueue.c, src/webhook_cache.c)
+--
+
+CREATE FUNCTION nextphone.cache_invalidate()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'cache_invalidate';
+COMMENT ON FUNCTION nextphone.cache_invalidate() IS
+  'Internal statement trigger: a change to webhooks or businesses makes every backend read them again';
+
+CREATE TRIGGER cache_invalidate
+	AFTER INSERT OR DELETE OR TRUNCATE ON nextphone.webhooks
+	FOR EACH STATEMENT EXECUTE FUNCTION nextphone.cache_invalidate();
+-- the worker's updates of the health columns leave the cache alone
+CREATE TRIGGER cache_invalidate_update
+	AFTER UPDATE OF business_id, tool_name, http_method, url, headers, body_template,
+		parameters, events, enabled ON nextphone.webhooks
+	FOR EACH STATEMENT EXECUTE FUNCTION nextphone.cache_invalidate();
+CREATE TRIGGER cache_invalidate
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nextphone.businesses
+	FOR EACH STATEMENT EXECUTE FUNCTION nextphone.cache_invalidate();
+-- Every session must hear of every change, also of one made in replica mode:
+-- the delivery worker's (it disables webhooks) and logical replication's.
+ALTER TABLE nextphone.webhooks ENABLE ALWAYS TRIGGER cache_invalidate;
+ALTER TABLE nextphone.webhooks ENABLE ALWAYS TRIGGER cache_invalidate_update;
+ALTER TABLE nextphone.businesses ENABLE ALWAYS TRIGGER cache_invalidate;
+
+-- The trigger functions read webhooks and businesses directly (no SQL, no
+-- privilege needed) and insert their outbox rows as the outbox's owner, so
+-- an application role fires webhooks it may not read.  Everything else they
+-- do (to_jsonb of a user's row, for one) runs as the user who fired them.
+CREATE FUNCTION nextphone.outbox_prepare()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'outbox_prepare';
+COMMENT ON FUNCTION nextphone.outbox_prepare() IS
+  'Internal trigger: renders an outbox row that names a webhook, checks an ad-hoc one';
+
+CREATE TRIGGER outbox_prepare BEFORE INSERT ON nextphone.outbox
+	FOR EACH ROW EXECUTE FUNCTION nextphone.outbox_prepare();
+
+CREATE FUNCTION nextphone.fire_lead_created()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'fire_lead_created';
+COMMENT ON FUNCTION nextphone.fire_lead_created() IS
+  'Internal trigger: an inserted lead queues every enabled webhook subscribed to lead.created';
+
+CREATE TRIGGER lead_created AFTER INSERT ON nextphone.leads
+	FOR EACH ROW EXECUTE FUNCTION nextphone.fire_lead_created();
+
+CREATE FUNCTION nextphone.fire_call_completed()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'fire_call_completed';
+COMMENT ON FUNCTION nextphone.fire_call_completed() IS
+  'Internal trigger: a call reaching a final status queues every enabled webhook subscribed to call.completed';
+
+CREATE TRIGGER call_completed AFTER INSERT ON nextphone.calls
+	FOR EACH ROW WHEN (NEW.status <> 'in_progress')
+	EXECUTE FUNCTION nextphone.fire_call_completed();
+CREATE TRIGGER call_completed_update AFTER UPDATE OF status ON nextphone.calls
+	FOR EACH ROW WHEN (OLD.status = 'in_progress' AND NEW.status <> 'in_progress')
+	EXECUTE FUNCTION nextphone.fire_call_completed();
+
+CREATE FUNCTION nextphone.webhook_trigger()
+RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'webhook_trigger';
+COMMENT ON FUNCTION nextphone.webhook_trigger() IS
+  'Row trigger for your own tables: EXECUTE FUNCTION nextphone.webhook_trigger(''tool_name'') queues that webhook with the row (NEW, or OLD on DELETE) and the built-ins of the business it names (business_id or receiving_number column) as variables; fail-safe';
+
+-- A message id is the receiver's idempotency key: it never changes.
+CREATE FUNCTION nextphone.keep_msg_id()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NEW.msg_id IS DISTINCT FROM OLD.msg_id THEN
+		RAISE EXCEPTION 'cannot change the message id of an outbox row'
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'The message id is sent as webhook-id on every attempt: receivers use it to drop duplicates.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION nextphone.keep_msg_id() IS
+  'Internal trigger: refuses a change of an outbox row''s message id';
+
+CREATE TRIGGER keep_msg_id BEFORE UPDATE OF msg_id ON nextphone.outbox
+	FOR EACH ROW EXECUTE FUNCTION nextphone.keep_msg_id();
+
+CREATE FUNCTION nextphone.enqueue(tool_name text, vars jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+INSERT INTO nextphone.outbox (webhook, vars) VALUES (tool_name, vars) RETURNING id
+$$;
+COMMENT ON FUNCTION nextphone.enqueue(text, jsonb) IS
+  'Queues one delivery of a webhook, rendered now with these variables (and its business''s built-ins); bad input raises an error and stores nothing';
+
+-- Only the roles the owner grants may call the functions (see README).
+-- record_call() and enqueue() run as the owner (SECURITY DEFINER), and the
+-- event triggers queue as the owner: granting EXECUTE on record_call or
+-- enqueue, or INSERT on calls, leads or outbox, lets a role queue
+-- deliveries without reading webhooks or secrets.
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA nextphone FROM PUBLIC;
+-- the default of outbox.msg_id runs as whoever inserts
+GRANT EXECUTE ON FUNCTION nextphone.new_message_id() TO PUBLIC;
+-- nextphone: the delivery worker's part.
+--
+-- The columns the worker keeps, the wake-up trigger, the replay and cancel
+-- functions, worker_status() and the webhook health view.
+
+-- Which worker holds a row's lease (its number, from 0): at start-up a
+-- worker takes back what it had leased before a crash.
+ALTER TABLE nextphone.outbox ADD COLUMN leased_by integer;
+COMMENT ON COLUMN nextphone.outbox.leased_by IS
+  'The delivery worker (number from 0) holding the lease of a row being sent';
+
+-- The rate limiter's clock (GCRA's theoretical arrival time).
+ALTER TABLE nextphone.webhooks ADD COLUMN rate_limit_tat timestamptz;
+COMMENT ON COLUMN nextphone.webhooks.rate_limit_tat IS
+  'Rate limit bookkeeping of the delivery worker: sends before this time have used up the allowance';
+
+-- The commit of an enqueue wakes the delivery workers.
+CREATE FUNCTION nextphone.outbox_wakeup() RETURNS trigger
+  LANGUAGE c AS 'MODULE_PATHNAME', 'nextphone_outbox_wakeup';
+COMMENT ON FUNCTION nextphone.outbox_wakeup() IS
+  'Trigger: sets the delivery workers'' latch when the inserting transaction commits';
+CREATE TRIGGER outbox_wakeup AFTER INSERT OR UPDATE OF status, next_attempt_at ON nextphone.outbox
+  FOR EACH STATEMENT EXECUTE FUNCTION nextphone.outbox_wakeup();
+
+CREATE FUNCTION nextphone.worker_status(
+    OUT worker integer, OUT pid integer, OUT state text, OUT in_flight integer,
+    OUT sent bigint, OUT delivered bigint, OUT failed bigint, OUT last_error text,
+    OUT started_at timestamptz, OUT last_cycle_at timestamptz, OUT last_cycle_ms double precision,
+    OUT database text)
+  RETURNS SETOF record
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'nextphone_worker_status';
+COMMENT ON FUNCTION nextphone.worker_status() IS
+  'One row per running delivery worker of the cluster (each database of nextphone.database_name has its own): its number in its database, pid, state, requests in flight, requests sent, delivered and failed since it started, its last error (for another database''s worker, only to pg_read_all_stats), its last loop, its database';
+REVOKE ALL ON FUNCTION nextphone.worker_status() FROM PUBLIC;
+
+CREATE FUNCTION nextphone.retry(id bigint) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    st text;
+    rendered boolean;
+    why text;
+BEGIN
+    SELECT o.status, o.url IS NOT NULL AND o.method IS NOT NULL, o.last_error
+      INTO st, rendered, why
+      FROM nextphone.outbox o WHERE o.id = retry.id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'message % does not exist', id USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT rendered THEN
+        RAISE EXCEPTION 'cannot retry message % because it was never rendered', id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = coalesce('It was stored dead: ' || why, 'It has no method or URL.'),
+                  HINT = 'Fix the webhook or the variables, then queue it again with nextphone.enqueue().';
+    END IF;
+    IF st IN ('delivered', 'sending') THEN
+        RAISE EXCEPTION 'cannot retry message % because it is %', id, st
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = CASE st WHEN 'sending' THEN 'The message is being sent now.'
+                         ELSE 'A delivered message is not sent again.' END;
+    END IF;
+    UPDATE nextphone.outbox o
+       SET status = 'pending', attempts = 0, next_attempt_at = now(),
+           lease_until = NULL, leased_by = NULL
+     WHERE o.id = retry.id;
+END
+$$;
+COMMENT ON FUNCTION nextphone.retry(bigint) IS
+  'Sends a pending, dead or cancelled message now, with a fresh round of attempts (earlier attempts stay in nextphone.attempts); runs as the owner, so EXECUTE is the only grant an operator needs';
+
+CREATE FUNCTION nextphone.retry_dead(tool_name text, since timestamptz DEFAULT NULL) RETURNS bigint
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    wid bigint;
+    is_enabled boolean;
+    n bigint;
+BEGIN
+    SELECT w.id, w.enabled INTO wid, is_enabled FROM nextphone.webhooks w WHERE w.tool_name = retry_dead.tool_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'webhook "%" does not exist', tool_name USING ERRCODE = 'undefined_object';
+    END IF;
+    UPDATE nextphone.outbox o
+       SET status = 'pending', attempts = 0, next_attempt_at = now(),
+           lease_until = NULL, leased_by = NULL
+     WHERE o.webhook_id = wid AND o.status = 'dead'
+       AND o.method IS NOT NULL AND o.url IS NOT NULL
+       AND (since IS NULL OR o.created_at >= since);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n > 0 AND NOT is_enabled THEN
+        RAISE NOTICE 'webhook "%" is disabled: its messages wait until it is enabled again', tool_name;
+    END IF;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION nextphone.retry_dead(text, timestamptz) IS
+  'Replays the dead messages of a webhook (those created since a time, or all; never-rendered ones are left dead): returns how many were queued again; runs as the owner';
+
+CREATE FUNCTION nextphone.cancel(id bigint) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    st text;
+BEGIN
+    SELECT o.status INTO st FROM nextphone.outbox o WHERE o.id = cancel.id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'message % does not exist', id USING ERRCODE = 'undefined_object';
+    END IF;
+    IF st NOT IN ('pending', 'dead') THEN
+        RAISE EXCEPTION 'cannot cancel message % because it is %', id, st
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = CASE st WHEN 'sending' THEN 'The message is being sent now; cancel it if the attempt fails.'
+                         ELSE 'Only a pending or dead message can be cancelled.' END;
+    END IF;
+    UPDATE nextphone.outbox o SET status = 'cancelled', lease_until = NULL WHERE o.id = cancel.id;
+END
+$$;
+COMMENT ON FUNCTION nextphone.cancel(bigint) IS
+  'Stops a pending (or dead) message: it is never sent again unless retried; runs as the owner';
+
+REVOKE ALL ON FUNCTION nextphone.retry(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION nextphone.retry_dead(text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION nextphone.cancel(bigint) FROM PUBLIC;
+
+CREATE VIEW nextphone.webhook_health AS
+SELECT w.id AS webhook_id, w.tool_name, w.enabled, w.disabled_reason,
+       w.circuit_state, w.consecutive_failures, w.circuit_opened_at, w.next_probe_at,
+       w.failing_since, w.last_success_at, w.last_failure_at,
+       q.queued, q.sending, q.delivered, q.dead,
+       a.attempts_24h, a.success_rate_24h, a.latency_p50_ms, a.latency_p95_ms,
+       e.last_error,
+       CASE
+           WHEN NOT w.enabled THEN 'disabled'
+           WHEN w.circuit_state <> 'closed' THEN 'circuit open'
+           WHEN w.consecutive_failures > 0 THEN 'degraded'
+           ELSE 'healthy'
+       END AS health,
+       CASE
+           WHEN NOT w.enabled THEN coalesce(w.disabled_reason, 'disabled by its owner')
+           WHEN w.circuit_state <> 'closed' THEN
+               format('%s failed attempts in a row since %s; next probe at %s; last error: %s',
+                      w.consecutive_failures, w.failing_since, w.next_probe_at,
+                      coalesce(e.last_error, 'none recorded'))
+           WHEN w.consecutive_failures > 0 THEN
+               format('%s failed attempts in a row since %s; last error: %s',
+                      w.consecutive_failures, w.failing_since,
+                      coalesce(e.last_error, 'none recorded'))
+       END AS health_reason
+  FROM nextphone.webhooks w
+  LEFT JOIN LATERAL (
+       SELECT o.last_error FROM nextphone.outbox o
+        WHERE o.webhook_id = w.id AND o.last_error IS NOT NULL
+        ORDER BY o.id DESC LIMIT 1) e ON true
+  LEFT JOIN LATERAL (
+       SELECT count(*) FILTER (WHERE o.status = 'pending') AS queued,
+              count(*) FILTER (WHERE o.status = 'sending') AS sending,
+              count(*) FILTER (WHERE o.status = 'delivered') AS delivered,
+              count(*) FILTER (WHERE o.status = 'dead') AS dead
+         FROM nextphone.outbox o WHERE o.webhook_id = w.id) q ON true
+  LEFT JOIN LATERAL (
+       SELECT count(*) AS attempts_24h,
+              avg(coalesce(t.status_code BETWEEN 200 AND 299, false)::int) AS success_rate_24h,
+              percentile_cont(0.5) WITHIN GROUP (ORDER BY t.duration_ms) AS latency_p50_ms,
+              percentile_cont(0.95) WITHIN GROUP (ORDER BY t.duration_ms) AS latency_p95_ms
+         FROM nextphone.attempts t JOIN nextphone.outbox o ON o.id = t.outbox_id
+        WHERE o.webhook_id = w.id AND t.started_at > now() - interval '24 hours') a ON true;
+COMMENT ON VIEW nextphone.webhook_health IS
+  'Per webhook: enabled or why not, circuit state, queued/sending/delivered/dead counts, success rate and latency percentiles of the last 24 hours, last error; health and health_reason say at a glance whether it is healthy, degraded (retrying), circuit open or disabled, and why';
+COMMENT ON COLUMN nextphone.webhook_health.health IS
+  'healthy; degraded (its last attempts failed, messages are being retried); circuit open (deliveries wait for a probe to succeed); or disabled';
+COMMENT ON COLUMN nextphone.webhook_health.health_reason IS
+  'Why the webhook is not healthy: the reason it was disabled, or how many attempts failed since when, and the last error';
+
+-- nextphone: signatures (Standard Webhooks) and the network guard.
+
+-- Signatures ---------------------------------------------------------------
+
+CREATE FUNCTION nextphone.generate_secret() RETURNS text
+  AS 'MODULE_PATHNAME', 'nextphone_generate_secret'
+  LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION nextphone.generate_secret() IS
+  'A new signing secret: "whsec_" and the base64 of 32 random bytes from the operating system';
+
+CREATE FUNCTION nextphone.sign_payload(secret text, msg_id text, ts bigint, payload text) RETURNS text
+  AS 'MODULE_PATHNAME', 'nextphone_sign_payload'
+  LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nextphone.sign_payload(text, text, bigint, text) IS
+  'The Standard Webhooks signature "v1,<base64>" of msg_id.ts.payload with a whsec_ secret, as sent in webhook-signature';
+
+CREATE FUNCTION nextphone.verify_signature(secret text, headers jsonb, payload text,
+                                           tolerance interval DEFAULT '5 minutes') RETURNS boolean
+  AS 'MODULE_PATHNAME', 'nextphone_verify_signature'
+  LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nextphone.verify_signature(text, jsonb, text, interval) IS
+  'For receivers: true when headers (webhook-id, webhook-timestamp within tolerance of now either way, webhook-signature) sign payload with secret';
+
+CREATE FUNCTION nextphone.check_signing_secret(secret text) RETURNS void
+  AS 'MODULE_PATHNAME', 'nextphone_check_signing_secret'
+  LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nextphone.check_signing_secret(text) IS
+  'Raises an error (without repeating the secret) unless secret is "whsec_" and the base64 of 24 to 64 bytes';
+
+-- A malformed secret is refused with an error that does not repeat it, so
+-- it cannot reach the server log through a constraint violation message.
+CREATE FUNCTION nextphone.webhooks_check_secrets() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF NEW.signing_secret IS NOT NULL THEN
+    PERFORM nextphone.check_signing_secret(NEW.signing_secret);
+  END IF;
+  IF NEW.previous_secret IS NOT NULL THEN
+    PERFORM nextphone.check_signing_secret(NEW.previous_secret);
+  END IF;
+  RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION nextphone.webhooks_check_secrets() IS
+  'Trigger on webhooks: signing_secret and previous_secret must be well-formed whsec_ secrets';
+
+CREATE TRIGGER webhooks_check_secrets
+  BEFORE INSERT OR UPDATE OF signing_secret, previous_secret ON nextphone.webhooks
+  FOR EACH ROW EXECUTE FUNCTION nextphone.webhooks_check_secrets();
+
+CREATE FUNCTION nextphone.rotate_secret(tool_name text, grace interval DEFAULT '24 hours')
+  RETURNS text
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  new_secret text := nextphone.generate_secret();
+  found_id bigint;
+BEGIN
+  IF grace < interval '0' THEN
+    RAISE EXCEPTION 'grace period must not be negative'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  UPDATE nextphone.webhooks w
+     SET previous_secret = CASE WHEN grace > interval '0' THEN w.signing_secret END,
+         previous_secret_until = CASE WHEN grace > interval '0' AND w.signing_secret IS NOT NULL
+                                      THEN now() + grace END,
+         signing_secret = new_secret,
+         updated_at = now()
+   WHERE w.tool_name = rotate_secret.tool_name
+  RETURNING w.id INTO found_id;
+  IF found_id IS NULL THEN
+    RAISE EXCEPTION 'webhook "%" does not exist', rotate_secret.tool_name
+      USING ERRCODE = 'undefined_object';
+  END IF;
+  RETURN new_secret;
+END
+$$;
+COMMENT ON FUNCTION nextphone.rotate_secret(text, interval) IS
+  'Gives the webhook a new signing secret and returns it; the old one keeps signing too (two signatures) for the grace period';
+
+CREATE FUNCTION nextphone.signing_secrets(w nextphone.webhooks) RETURNS text[]
+  LANGUAGE sql STABLE PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT array_remove(ARRAY[w.signing_secret,
+                            CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END],
+                      NULL)
+$$;
+COMMENT ON FUNCTION nextphone.signing_secrets(nextphone.webhooks) IS
+  'The secrets a delivery of this webhook is signed with now: the current one, and the previous one during its grace period';
+
+CREATE FUNCTION nextphone.drop_expired_secrets() RETURNS integer
+  LANGUAGE sql VOLATILE
+  SET search_path = pg_catalog, pg_temp
+AS $$
+  WITH dropped AS (
+    UPDATE nextphone.webhooks
+       SET previous_secret = NULL, previous_secret_until = NULL
+     WHERE previous_secret IS NOT NULL
+       AND (previous_secret_until IS NULL OR previous_secret_until <= now())
+    RETURNING 1)
+  SELECT count(*)::integer FROM dropped
+$$;
+COMMENT ON FUNCTION nextphone.drop_expired_secrets() IS
+  'Forgets rotated-out secrets whose grace period is over; returns how many';
+
+-- The network guard -------------------------------------------------------
+
+CREATE FUNCTION nextphone.address_allowed(addr inet) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'nextphone_address_allowed'
+  LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nextphone.address_allowed(inet) IS
+  'Whether a delivery may connect to this address (its netmask is ignored), under the current nextphone.allowed_networks';
+
+CREATE FUNCTION nextphone.address_refusal(addr inet) RETURNS text
+  AS 'MODULE_PATHNAME', 'nextphone_address_refusal'
+  LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nextphone.address_refusal(inet) IS
+  'Why a delivery may not connect to this address (e.g. "loopback address (127.0.0.0/8)"), or NULL when it may';
+
+CREATE FUNCTION nextphone.check_url(url text) RETURNS text
+  AS 'MODULE_PATHNAME', 'nextphone_check_url'
+  LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nextphone.check_url(text) IS
+  'The URL as deliveries will use it (normalised by libcurl), or an error: only http(s), no credentials, a valid host, an allowed address, https if required';
+
+CREATE FUNCTION nextphone.url_host_addresses(url text) RETURNS inet[]
+  AS 'MODULE_PATHNAME', 'nextphone_url_host_addresses'
+  LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION nextphone.url_host_addresses(text) IS
+  'The addresses the host of an http(s) URL resolves to (numeric forms included), in resolver order';
+
+CREATE FUNCTION nextphone.url_addresses(url text,
+                                        OUT address inet, OUT allowed boolean, OUT refusal text)
+  RETURNS SETOF record
+  LANGUAGE sql VOLATILE STRICT PARALLEL SAFE
+  SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT DISTINCT a, nextphone.address_allowed(a), nextphone.address_refusal(a)
+    FROM unnest(nextphone.url_host_addresses(url)) AS a
+   ORDER BY 1
+$$;
+COMMENT ON FUNCTION nextphone.url_addresses(text) IS
+  'Where a URL leads: each address its host resolves to, and whether the delivery worker would connect to it';
+
+-- URLs are checked with libcurl's parser when a webhook is configured and
+-- when a delivery is queued (after outbox_prepare has rendered it: BEFORE
+-- triggers fire in name order).
+CREATE FUNCTION nextphone.url_check_trigger() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'nextphone_url_check_trigger'
+  LANGUAGE C;
+COMMENT ON FUNCTION nextphone.url_check_trigger() IS
+  'Trigger on webhooks and outbox: the url must pass check_url(); an outbox row queued by an event is stored as dead instead of failing';
+
+CREATE TRIGGER webhooks_url_check
+  BEFORE INSERT OR UPDATE OF url ON nextphone.webhooks
+  FOR EACH ROW EXECUTE FUNCTION nextphone.url_check_trigger();
+CREATE TRIGGER outbox_url_check
+  BEFORE INSERT ON nextphone.outbox
+  FOR EACH ROW EXECUTE FUNCTION nextphone.url_check_trigger();
+
+-- As for the rest of the extension, only the roles the owner grants may
+-- call these functions (resolving names with url_addresses() included).
+REVOKE ALL ON FUNCTION
+  nextphone.generate_secret(), nextphone.sign_payload(text, text, bigint, text),
+  nextphone.verify_signature(text, jsonb, text, interval), nextphone.check_signing_secret(text),
+  nextphone.webhooks_check_secrets(), nextphone.rotate_secret(text, interval),
+  nextphone.signing_secrets(nextphone.webhooks), nextphone.drop_expired_secrets(),
+  nextphone.address_allowed(inet), nextphone.address_refusal(inet), nextphone.check_url(text),
+  nextphone.url_host_addresses(text), nextphone.url_addresses(text),
+  nextphone.url_check_trigger()
+FROM PUBLIC;
