@@ -668,9 +668,10 @@ done:
 
 /*
  * url_check_cached
- *		url_check() for the outbox's rows, which mostly go to the same few
- *		URLs: the last URL found acceptable, under the settings it was
- *		checked with, is accepted again without being parsed.
+ *		url_check() for outbox rows as they are inserted and as they are
+ *		sent, which mostly go to the same few URLs: the last URL found
+ *		acceptable, under the settings it was checked with, is accepted
+ *		again without being parsed.
  */
 static bool
 url_check_cached(const char *url, char *problem, size_t problem_len,
@@ -704,7 +705,9 @@ url_check_cached(const char *url, char *problem, size_t problem_len,
 bool
 NetguardUrlAcceptable(const char *url, char *problem, size_t problem_len)
 {
-	return url_check(url, problem, problem_len, NULL, NULL);
+	bool		refused_address;
+
+	return url_check_cached(url, problem, problem_len, &refused_address);
 }
 
 /*
