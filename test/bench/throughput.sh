@@ -56,6 +56,7 @@ httpport=$(free_port)
 cleanup() {
 	runuser -u postgres -- "$BIN/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
 	[ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
+	[ -n "${KEEP_LOG:-}" ] && cp "$dir/server.log" "$KEEP_LOG"
 	rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -130,11 +131,15 @@ fi
 start=$(date +%s.%N)
 psql -c "INSERT INTO nextphone.outbox (method, url, body)
 	SELECT 'POST', 'http://127.0.0.1:$httpport/sink', '{\"n\":' || g || '}' FROM generate_series(1, $N) g"
-# Wait on the workers' counters, which cost nothing to read, then make sure
-# that no row is left in the queue.
-while [ "$(psql -c "SELECT sum(delivered) >= $N FROM nextphone.worker_status()")" != t ]; do
-	sleep 0.05
-done
+# Wait on the workers' counters in one session (a loop of psql processes
+# would take CPU from the workers), then make sure no row is left queued.
+# The loop commits every round: a transaction held open for the whole run
+# would keep every delivered row's old versions alive (and in the claim's way).
+psql -c "DO \$\$ BEGIN
+	WHILE (SELECT sum(delivered) FROM nextphone.worker_status()) < $N LOOP
+		PERFORM pg_sleep(0.01);
+		COMMIT;
+	END LOOP; END \$\$"
 while [ "$(psql -c "SELECT EXISTS (SELECT 1 FROM nextphone.outbox WHERE status IN ('pending', 'sending'))")" != f ]; do
 	sleep 0.05
 done
