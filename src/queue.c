@@ -234,7 +234,8 @@ static const char *record_sql =
 "        CASE WHEN h.gone AND h.enabled THEN 'the endpoint answered 410 Gone'"
 "             WHEN h.enabled AND NOT h.had_success"
 "                  AND h.failing_since < now() - make_interval(secs => $13)"
-"             THEN 'every attempt failed since ' || h.failing_since END";
+"             THEN 'every attempt failed since ' || h.failing_since END,"
+"        h.failures >= $11 OR h.gone";
 
 /*
  * Disable a webhook (410 Gone, or failing for too long); $2 NULL keeps the
@@ -956,7 +957,8 @@ queue_array(Datum *values, bool *nulls, int n, Oid type)
  *		Record n outcomes in one statement.
  */
 void
-QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n)
+QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
+			int64 **held, int *nheld)
 {
 	static const char *kinds[] = {"delivered", "gone", "fatal", "retry"};
 	Oid			types[14] = {INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
@@ -973,6 +975,8 @@ QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n)
 	int64	   *disable_ids;
 	char	  **disable_reasons;
 
+	*held = NULL;
+	*nheld = 0;
 	if (n == 0)
 		return;
 
@@ -1025,18 +1029,27 @@ QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n)
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not record delivery outcomes: %s", SPI_result_code_string(ret));
 
-	/* the webhooks to disable, if any: copied, the next statement frees them */
+	/*
+	 * The webhooks to disable, if any: copied, the next statement frees
+	 * them; and those whose messages must wait now (circuit open, or
+	 * disabled), for the caller.
+	 */
 	ndisable = 0;
 	disable_ids = palloc(sizeof(int64) * (SPI_processed + 1));
 	disable_reasons = palloc(sizeof(char *) * (SPI_processed + 1));
+	*held = MemoryContextAlloc(queue_caller_cxt, sizeof(int64) * (SPI_processed + 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
 		Datum		disable = SPI_getbinval(tup, desc, 2, &isnull);
+		bool		disabling = !isnull && DatumGetBool(disable);
+		Datum		wait = SPI_getbinval(tup, desc, 4, &isnull);
 
-		if (isnull || !DatumGetBool(disable))
+		if (disabling || (!isnull && DatumGetBool(wait)))
+			(*held)[(*nheld)++] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		if (!disabling)
 			continue;
 		disable_ids[ndisable] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 		disable_reasons[ndisable] = SPI_getvalue(tup, desc, 3);

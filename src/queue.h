@@ -126,9 +126,12 @@ extern TimestampTz QueueNextDue(const QueuePolicy *policy);
 /*
  * QueueRecord
  *		Record n outcomes in one statement: attempts rows, outbox status and
- *		next attempt, webhook health (circuit, disabling).
+ *		next attempt, webhook health (circuit, disabling).  *held gets the
+ *		webhooks whose messages must wait from now on (their circuit opened,
+ *		or they are being disabled), *nheld how many.
  */
-extern void QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n);
+extern void QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
+						int64 **held, int *nheld);
 
 /*
  * QueuePurge

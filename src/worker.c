@@ -703,6 +703,8 @@ collect_finished(HttpClient *client)
 		worker_count(sent, delivered, failed, last_error);
 }
 
+static int	release_held_backlog(const QueuePolicy *policy, const int64 *held, int nheld);
+
 /*
  * record_pending
  *		Record the outcomes kept so far, in one statement of the current
@@ -712,14 +714,18 @@ static int
 record_pending(const QueuePolicy *policy)
 {
 	int			n = npending;
+	int64	   *held;
+	int			nheld;
 
 	if (n == 0)
 		return 0;
-	QueueRecord(policy, pending, n);
+	QueueRecord(policy, pending, n, &held, &nheld);
 	MemoryContextReset(outcome_cxt);
 	pending = NULL;
 	npending = pending_cap = 0;
 	pending_since = 0;
+	if (nheld > 0)
+		release_held_backlog(policy, held, nheld);
 	return n;
 }
 
@@ -887,6 +893,40 @@ start_requests(HttpClient *client, int client_size, List *jobs, TimestampTz clai
 			MemoryContextSwitchTo(old);
 		}
 	}
+}
+
+/*
+ * release_held_backlog
+ *		Give back the backlog's rows of webhooks whose messages must wait
+ *		now (their circuit opened, or they are being disabled): unsent, they
+ *		spend no attempt.  Returns the number given back.
+ */
+static int
+release_held_backlog(const QueuePolicy *policy, const int64 *held, int nheld)
+{
+	int64	   *ids = palloc(sizeof(int64) * (list_length(backlog) + 1));
+	int			n = 0;
+	ListCell   *lc;
+
+	foreach(lc, backlog)
+	{
+		BacklogJob *b = (BacklogJob *) lfirst(lc);
+
+		for (int i = 0; i < nheld; i++)
+		{
+			if (b->job->webhook_id == held[i])
+			{
+				ids[n++] = b->job->id;
+				backlog = foreach_delete_current(backlog, lc);
+				job_free(b->job);
+				pfree(b);
+				break;
+			}
+		}
+	}
+	QueueRelease(policy, ids, n);
+	pfree(ids);
+	return n;
 }
 
 /*

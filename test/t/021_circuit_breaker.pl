@@ -50,5 +50,30 @@ is($node->safe_psql('postgres',
 is($node->safe_psql('postgres', 'SELECT health, health_reason IS NULL FROM nextphone.webhook_health'),
 	'healthy|t', 'health at a glance: healthy');
 
+# Rows the worker had already claimed when the circuit opened (waiting in
+# its backlog for a free slot) are given back unsent: they spend no attempt.
+# Two slots here, so that most of the 40 rows wait in the backlog.
+$node->safe_psql('postgres', 'ALTER SYSTEM SET nextphone.max_concurrency = 2');
+$node->reload;
+usleep(500_000);
+my $erp = add_webhook($node, tool_name => "'erp'", url => "'http://127.0.0.1:$port/switch/erp'",
+	retry_schedule => q{'{0s,100ms}'}, max_attempts => 50);
+receiver_get($port, '/_set/erp/500');
+$node->safe_psql('postgres', qq{
+	INSERT INTO nextphone.outbox (webhook_id, method, url, body)
+	SELECT id, 'POST', url, '{}' FROM nextphone.webhooks, generate_series(1, 40)
+	 WHERE id = $erp});
+wait_for($node, "SELECT circuit_state FROM nextphone.webhooks WHERE id = $erp", 'open',
+	'a second webhook fails: its circuit opens');
+usleep(1_000_000);
+my ($spent, $untouched) = split /\|/, $node->safe_psql('postgres', qq{
+	SELECT sum(attempts), count(*) FILTER (WHERE attempts = 0)
+	  FROM nextphone.outbox WHERE webhook_id = $erp});
+# At most: outcomes not yet recorded when the circuit opened (a quarter of
+# the 2 slots and 32 rows claimed ahead: 8), the 2 in flight, and a probe
+# every 400 ms (3).  Sending the backlog would have spent 34 or more.
+ok($spent <= 13, "the backlog is not sent once the circuit is open ($spent attempts)");
+ok($untouched >= 27, "the rest of the 40 messages spent no attempt ($untouched)");
+
 $node->stop;
 done_testing();
