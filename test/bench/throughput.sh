@@ -162,7 +162,7 @@ read -r x1 l1 <<<"$stats1"
 psql -c "SELECT 'transactions: ' || ($x1 - $x0) || ', WAL: ' || pg_size_pretty(pg_wal_lsn_diff('$l1', '$l0'))
 	|| ' (' || round(pg_wal_lsn_diff('$l1', '$l0') / $N) || ' bytes a delivery)'"
 # how many of the outbox's updates were HOT (no new index entries)
-sleep 0.6	# (the workers' table statistics are flushed at most every 500 ms)
+sleep 1.1	# (a worker flushes its table statistics at most once a second)
 psql -c "SELECT 'outbox updates: ' || n_tup_upd || ', HOT: ' || n_tup_hot_upd
 	FROM pg_stat_user_tables WHERE relid = 'nextphone.outbox'::regclass"
 if [ -n "${PGSS:-}" ]; then
