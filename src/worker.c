@@ -1151,6 +1151,7 @@ NextphoneWorkerMain(Datum main_arg)
 	{
 		TimestampTz cycle_start = GetCurrentTimestamp();
 		long		timeout;
+		long		stats_wait;
 		int			free;
 		int			ahead;
 		int			room;
@@ -1285,6 +1286,10 @@ NextphoneWorkerMain(Datum main_arg)
 				timeout = Min(timeout,
 							  ms_until(TimestampTzPlusMilliseconds(((BacklogJob *) linitial(backlog))->claimed_at,
 																   BACKLOG_MAX_WAIT_MS)) + 1);
+			/* table statistics not sent yet (at most once a second): soon */
+			stats_wait = pgstat_report_stat(false);
+			if (stats_wait > 0)
+				timeout = Min(timeout, stats_wait);
 		}
 
 		SpinLockAcquire(&my_slot->mutex);

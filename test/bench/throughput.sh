@@ -11,7 +11,8 @@
 #
 # TABLE=1 runs the table of the issue instead: max_concurrency 8, 64 and 256
 # with 1 and 2 workers (each on a fresh server, no latency part), then the
-# latency part once with the given settings, and prints a summary.
+# latency part once with the given settings, and prints a summary.  WRK=1
+# (on in the table) also measures the ceiling: wrk against the same nginx.
 #
 # For profiling: PERF=file records a perf profile of the workers during the
 # throughput part (PERF_OPTS, default -g, are perf record's options), and
@@ -29,11 +30,11 @@ if [ "${TABLE:-0}" = 1 ]; then
 			echo "$out"
 			rate=$(sed -n 's/.*: \([0-9]*\) deliveries\/s/\1/p' <<<"$out")
 			cpu=$(sed -n 's/worker CPU: \(.*\) s/\1/p' <<<"$out")
-			rss=$(sed -n 's/.*peak RSS: \([0-9]*\) kB/\1/p' <<<"$out" | sort -n | tail -1)
+			rss=$(sed -n 's/.*peak RSS: \([0-9]*\) kB.*/\1/p' <<<"$out" | sort -n | tail -1)
 			printf '%-8s %-8s %12s %14s %16s\n' "$c" "$w" "$rate" "$cpu" "$rss" >> "$summary"
 		done
 	done
-	TABLE=0 bash "$self" "${1:-50000}" "${2:-64}" "${3:-1}" | grep -A1 '== latency'
+	TABLE=0 WRK=1 bash "$self" "${1:-50000}" "${2:-64}" "${3:-1}" | grep -A1 -E '== (latency|wrk)'
 	echo "== summary: ${1:-50000} rows"
 	printf '%-8s %-8s %12s %14s %16s\n' conc workers deliveries/s "worker CPU s" "peak RSS kB"
 	cat "$summary"
@@ -171,8 +172,14 @@ if [ -n "${PGSS:-}" ]; then
 		FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12"
 fi
 for p in $pids; do
-	echo "worker $p peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$p/status)"
+	echo "worker $p peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$p/status)" \
+		"(shared buffers included; private memory now: $(awk '/RssAnon/ {print $2, $3}' /proc/$p/status))"
 done
+
+# WRK=1: the ceiling, wrk against the same nginx (64 connections, 5 s)
+if [ "${WRK:-0}" = 1 ]; then
+	echo "== wrk: $(wrk -t1 -c64 -d5s "http://127.0.0.1:$httpport/sink" | sed -n 's/Requests\/sec: *//p') requests/s"
+fi
 
 if [ "$LATENCY" = 1 ]; then
 	echo "== latency: 200 single enqueues, commit -> nginx"
