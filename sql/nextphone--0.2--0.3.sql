@@ -17,3 +17,55 @@ COMMENT ON COLUMN nextphone.outbox.queued IS
 ALTER TABLE nextphone.outbox SET (fillfactor = 50);
 CREATE INDEX outbox_due ON nextphone.outbox (next_attempt_at) WHERE queued;
 CREATE INDEX outbox_webhook ON nextphone.outbox (webhook_id, queued, next_attempt_at);
+
+-- update_webhook: a rename that races another session to the same name gets
+-- 42710 (duplicate_object), as a rename to a taken name does, not 23505
+CREATE OR REPLACE FUNCTION nextphone.update_webhook(tool_name text, changes json)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	old nextphone.webhooks;
+	w nextphone.webhooks;
+	merged json;
+BEGIN
+	SELECT * INTO old FROM nextphone.webhooks x WHERE x.tool_name = update_webhook.tool_name FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'webhook "%" does not exist', tool_name USING ERRCODE = 'undefined_object';
+	END IF;
+	IF changes IS NULL OR json_typeof(changes) <> 'object' THEN
+		RAISE EXCEPTION 'webhook changes must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- the old configuration with the changed keys replaced (a null removes an optional key)
+	SELECT json_object_agg(key, value ORDER BY ord) INTO merged
+	  FROM (SELECT o.key, coalesce(c.value, o.value) AS value, o.ord
+			  FROM json_each(nextphone.config_of(old, false)) WITH ORDINALITY o(key, value, ord)
+			  LEFT JOIN json_each(changes) c ON c.key = o.key
+			UNION ALL
+			SELECT c.key, c.value, 100 + c.ord
+			  FROM json_each(changes) WITH ORDINALITY c(key, value, ord)
+			 WHERE NOT EXISTS (SELECT FROM json_each(nextphone.config_of(old, false)) o WHERE o.key = c.key)) m;
+	w := nextphone.webhook_from_config(merged, old.business_id);
+	IF w.tool_name <> old.tool_name
+	   AND EXISTS (SELECT FROM nextphone.webhooks x WHERE x.tool_name = w.tool_name) THEN
+		RAISE EXCEPTION 'webhook "%" already exists', w.tool_name USING ERRCODE = 'duplicate_object';
+	END IF;
+	BEGIN
+		UPDATE nextphone.webhooks x SET
+			tool_name = w.tool_name, description = w.description, http_method = w.http_method,
+			url = w.url, headers = w.headers, body_template = w.body_template,
+			parameters = w.parameters, events = w.events, enabled = w.enabled,
+			disabled_reason = CASE WHEN w.enabled THEN NULL ELSE x.disabled_reason END,
+			signing_secret = w.signing_secret, timeout_ms = w.timeout_ms,
+			max_attempts = w.max_attempts, retry_schedule = w.retry_schedule,
+			ordered = w.ordered, rate_limit_per_second = w.rate_limit_per_second,
+			updated_at = now()
+		 WHERE x.id = old.id;
+	EXCEPTION WHEN unique_violation THEN
+		-- renamed at the same time as another session took the name
+		RAISE EXCEPTION 'webhook "%" already exists', w.tool_name USING ERRCODE = 'duplicate_object';
+	END;
+END
+$$;

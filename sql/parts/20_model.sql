@@ -608,16 +608,21 @@ BEGIN
 	   AND EXISTS (SELECT FROM nextphone.webhooks x WHERE x.tool_name = w.tool_name) THEN
 		RAISE EXCEPTION 'webhook "%" already exists', w.tool_name USING ERRCODE = 'duplicate_object';
 	END IF;
-	UPDATE nextphone.webhooks x SET
-		tool_name = w.tool_name, description = w.description, http_method = w.http_method,
-		url = w.url, headers = w.headers, body_template = w.body_template,
-		parameters = w.parameters, events = w.events, enabled = w.enabled,
-		disabled_reason = CASE WHEN w.enabled THEN NULL ELSE x.disabled_reason END,
-		signing_secret = w.signing_secret, timeout_ms = w.timeout_ms,
-		max_attempts = w.max_attempts, retry_schedule = w.retry_schedule,
-		ordered = w.ordered, rate_limit_per_second = w.rate_limit_per_second,
-		updated_at = now()
-	 WHERE x.id = old.id;
+	BEGIN
+		UPDATE nextphone.webhooks x SET
+			tool_name = w.tool_name, description = w.description, http_method = w.http_method,
+			url = w.url, headers = w.headers, body_template = w.body_template,
+			parameters = w.parameters, events = w.events, enabled = w.enabled,
+			disabled_reason = CASE WHEN w.enabled THEN NULL ELSE x.disabled_reason END,
+			signing_secret = w.signing_secret, timeout_ms = w.timeout_ms,
+			max_attempts = w.max_attempts, retry_schedule = w.retry_schedule,
+			ordered = w.ordered, rate_limit_per_second = w.rate_limit_per_second,
+			updated_at = now()
+		 WHERE x.id = old.id;
+	EXCEPTION WHEN unique_violation THEN
+		-- renamed at the same time as another session took the name
+		RAISE EXCEPTION 'webhook "%" already exists', w.tool_name USING ERRCODE = 'duplicate_object';
+	END;
 END
 $$;
 COMMENT ON FUNCTION nextphone.update_webhook(text, json) IS
