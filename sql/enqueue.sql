@@ -114,10 +114,10 @@ RESET nextphone.max_body_size;
 -- delivery that cannot be rendered is stored as dead, with the reason.
 SELECT nextphone.update_webhook('needsEmail', '{"events": ["lead.created"]}');
 INSERT INTO nextphone.leads (first_name, phone) VALUES ('Jo', '+15550000002');
-SELECT l.first_name, o.webhook, o.status, o.body, o.last_error
+SELECT l.first_name, o.webhook, o.status, o.queued, o.body, o.last_error
   FROM nextphone.leads l JOIN nextphone.outbox o ON (o.vars ->> 'lead_id')::bigint = l.id;
 INSERT INTO nextphone.leads (first_name, email) VALUES ('Jo', 'jo@example.com');
-SELECT o.status, o.headers, o.body
+SELECT o.status, o.queued, o.headers, o.body
   FROM nextphone.leads l JOIN nextphone.outbox o ON (o.vars ->> 'lead_id')::bigint = l.id
  WHERE l.email = 'jo@example.com';
 -- a body over nextphone.max_body_size: the same

@@ -229,7 +229,7 @@ SELECT nextphone.create_webhook('{"type": "http", "tool_name": "loopHook", "http
   "events": ["lead.created"]}') > 0 AS created;
 RESET nextphone.allowed_networks;
 INSERT INTO nextphone.leads (first_name) VALUES ('Looped');
-SELECT event, status, last_error FROM nextphone.outbox WHERE webhook = 'loopHook';
+SELECT event, status, queued, last_error FROM nextphone.outbox WHERE webhook = 'loopHook';
 SELECT count(*) AS leads FROM nextphone.leads WHERE first_name = 'Looped';
 DELETE FROM nextphone.outbox WHERE webhook = 'loopHook';
 DELETE FROM nextphone.leads WHERE first_name = 'Looped';
