@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The delivery worker's cost in instructions, which unlike seconds do not
+# depend on what else the machine is doing.  Run as root after make install:
+#
+#   PG_CONFIG=... bash test/bench/instructions.sh [N] [MAX_CONCURRENCY]
+#
+# Starts a throwaway server with every process under callgrind (valgrind),
+# zeroes the worker's counters, queues N rows (default 5000) in one
+# transaction for a local nginx sink, waits until all are delivered, stops
+# the worker, and prints the worker's instructions per delivery and the
+# functions that spend them (inclusive, then exclusive).  Compare two builds
+# by running this with each: the same N and MAX_CONCURRENCY give the same
+# work, but the batching follows the timing, so expect a few percent of
+# variation between runs of one build.
+set -euo pipefail
+N=${1:-5000}
+CONC=${2:-64}
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+BIN=$("$PG_CONFIG" --bindir)
+
+dir=$(mktemp -d /tmp/nextphone-instructions.XXXXXX)
+chown postgres "$dir"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+pgport=$(free_port)
+httpport=$(free_port)
+cleanup() {
+	runuser -u postgres -- "$BIN/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+	[ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
+	sleep 1
+	[ -n "${KEEP:-}" ] && cp "$dir"/cg.*.out* "$KEEP" 2>/dev/null	# KEEP=dir: keep callgrind's files
+	rm -rf "$dir" || true
+}
+trap cleanup EXIT
+
+mkdir -p "$dir/nginx"
+cat > "$dir/nginx.conf" <<NGINX
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/nginx/error.log;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	client_body_temp_path $dir/nginx;
+	keepalive_requests 1000000;
+	server { listen 127.0.0.1:$httpport; location / { return 200; } }
+}
+NGINX
+nginx -c "$dir/nginx.conf"
+
+runuser -u postgres -- "$BIN/initdb" -D "$dir/data" -A trust >/dev/null
+cat >> "$dir/data/postgresql.conf" <<CONF
+shared_preload_libraries = 'nextphone'
+port = $pgport
+listen_addresses = ''
+unix_socket_directories = '$dir'
+shared_buffers = 256MB
+nextphone.allowed_networks = '127.0.0.0/8'
+nextphone.max_concurrency = $CONC
+autovacuum = off
+CONF
+runuser -u postgres -- valgrind --tool=callgrind --trace-children=yes \
+	--callgrind-out-file="$dir/cg.%p.out" "$BIN/postgres" -D "$dir/data" \
+	>"$dir/server.log" 2>&1 &
+psql() { runuser -u postgres -- "$BIN/psql" -h "$dir" -p "$pgport" -X -q -At postgres "$@"; }
+for _ in $(seq 1 600); do psql -c 'SELECT 1' >/dev/null 2>&1 && break; sleep 1; done
+psql -c 'CREATE EXTENSION nextphone'
+pid=""
+for _ in $(seq 1 120); do
+	pid=$(psql -c "SELECT pid FROM nextphone.worker_status() WHERE state <> 'starting'" || true)
+	[ -n "$pid" ] && break
+	sleep 1
+done
+sleep 2
+# (counters are not zeroed: callgrind_control cannot reach a process of
+# another user here; the start-up is small beside N deliveries)
+psql -c "INSERT INTO nextphone.outbox (method, url, body)
+	SELECT 'POST', 'http://127.0.0.1:$httpport/sink', '{\"n\":' || g || '}' FROM generate_series(1, $N) g"
+while [ "$(psql -c "SELECT count(*) FROM nextphone.outbox WHERE status IN ('pending', 'sending')")" != 0 ]; do
+	sleep 1
+done
+kill -TERM "$pid"
+for _ in $(seq 1 120); do
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 1
+done
+out=$(ls "$dir"/cg."$pid".out* | tail -1)
+# the worker's main function, inclusive: everything it did
+callgrind_annotate --inclusive=yes "$out" > "$dir/inclusive.txt" 2>/dev/null
+callgrind_annotate "$out" > "$dir/exclusive.txt" 2>/dev/null
+of() {	# instructions of a function, inclusive
+	awk -v f="$1" 'index($0, ":" f " [") && !n {gsub(",", "", $1); n = $1} END {printf "%.0f\n", n}' "$dir/inclusive.txt"
+}
+total=$(of NextphoneWorkerMain)
+echo "== worker: $total instructions for $N deliveries: $((total / N)) a delivery"
+for f in QueueRecord QueueClaim HttpWait HttpStart; do
+	echo "   $f: $(( $(of $f) / N )) a delivery"
+done
+echo "== inclusive"
+grep -E "^ *[0-9,]+ " "$dir/inclusive.txt" | head -40
+echo "== exclusive"
+grep -E "^ *[0-9,]+ " "$dir/exclusive.txt" | head -25
