@@ -241,6 +241,28 @@ ROLLBACK TO first;
 INSERT INTO nextphone.leads (first_name, email) VALUES ('Broken', 'b2@example.com');
 ROLLBACK;
 
+-- The first entry of a webhook's retry schedule is the wait before its first
+-- attempt (with the schedule's 20% jitter); a due time given by the inserter
+-- stays as given.  A change of the schedule reaches the cache at once.
+SELECT nextphone.create_webhook('{"type": "http", "tool_name": "later", "http_method": "POST",
+  "url": "https://crm.example.com/later", "body_template": {"a": 1},
+  "retry_schedule": ["2s", "5s"]}') > 0 AS created;
+SELECT nextphone.enqueue('later') > 0 AS queued;
+SELECT status, next_attempt_at - created_at BETWEEN interval '1.6s' AND interval '2.4s' AS in_2s
+  FROM nextphone.outbox WHERE webhook = 'later';
+INSERT INTO nextphone.outbox (webhook, vars, next_attempt_at)
+VALUES ('later', '{}', now() + interval '1 hour');
+SELECT next_attempt_at - created_at AS given FROM nextphone.outbox
+ WHERE webhook = 'later' ORDER BY id DESC LIMIT 1;
+SELECT nextphone.update_webhook('later', '{"retry_schedule": ["0s", "5s"]}');
+SELECT nextphone.enqueue('later') > 0 AS queued;
+SELECT next_attempt_at = created_at AS at_once FROM nextphone.outbox
+ WHERE webhook = 'later' ORDER BY id DESC LIMIT 1;
+UPDATE nextphone.webhooks SET retry_schedule = '{3s}' WHERE tool_name = 'later';
+SELECT nextphone.enqueue('later') > 0 AS queued;
+SELECT next_attempt_at - created_at BETWEEN interval '2.4s' AND interval '3.6s' AS in_3s
+  FROM nextphone.outbox WHERE webhook = 'later' ORDER BY id DESC LIMIT 1;
+
 -- Clean up.
 DELETE FROM nextphone.outbox;
 DELETE FROM nextphone.leads;

@@ -69,3 +69,13 @@ BEGIN
 	END;
 END
 $$;
+
+-- The first entry of a retry schedule delays a message's first attempt, so
+-- the enqueue path caches it: a change of retry_schedule must reach every
+-- session's webhook cache.
+DROP TRIGGER cache_invalidate_update ON nextphone.webhooks;
+CREATE TRIGGER cache_invalidate_update
+	AFTER UPDATE OF business_id, tool_name, http_method, url, headers, body_template,
+		parameters, events, enabled, retry_schedule ON nextphone.webhooks
+	FOR EACH STATEMENT EXECUTE FUNCTION nextphone.cache_invalidate();
+ALTER TABLE nextphone.webhooks ENABLE ALWAYS TRIGGER cache_invalidate_update;

@@ -35,6 +35,7 @@
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "common/pg_prng.h"
 #include "executor/executor.h"
 #include "executor/nodeModifyTable.h"
 #include "executor/spi.h"
@@ -112,12 +113,13 @@ typedef enum OutboxColumn
 	OC_BODY,
 	OC_STATUS,
 	OC_LAST_ERROR,
+	OC_NEXT_ATTEMPT_AT,
 	OC_COUNT
 } OutboxColumn;
 
 static const char *const outbox_column_names[OC_COUNT] = {
 	"webhook_id", "webhook", "business_id", "event", "vars", "method", "url",
-	"headers", "body", "status", "last_error"
+	"headers", "body", "status", "last_error", "next_attempt_at"
 };
 
 /*
@@ -1417,6 +1419,28 @@ variables_for(int64 business_id, Jsonb *vars, const char *event)
 }
 
 /*
+ * first_attempt_at
+ *		When a new row's first attempt is due: the first entry of its retry
+ *		schedule after now, with the schedule's jitter (entry k is the wait
+ *		before attempt k + 1).  False when that is now: a first entry of 0,
+ *		a due time the inserter gave, or a row that is not pending.
+ */
+static bool
+first_attempt_at(Datum *values, bool *nulls, double wait_ms, TimestampTz *at)
+{
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+	if (wait_ms <= 0 || nulls[OC_NEXT_ATTEMPT_AT] ||
+		DatumGetTimestampTz(values[OC_NEXT_ATTEMPT_AT]) != now)
+		return false;
+	if (!nulls[OC_STATUS] && strcmp(TextDatumGetCString(values[OC_STATUS]), "pending") != 0)
+		return false;
+	*at = now + (TimestampTz) (wait_ms * 1000.0 *
+							   (0.8 + 0.4 * pg_prng_double(&pg_global_prng_state)));
+	return true;
+}
+
+/*
  * prepare_row
  *		Render an outbox row that names a webhook, check an ad-hoc one; gives
  *		back the row to store.
@@ -1436,7 +1460,11 @@ prepare_row(TupleDesc desc, HeapTuple tuple)
 	bool		prerendered = false;
 	bool		method_default;
 	bool		headers_default;
+	TimestampTz first_at;
 
+/* the wait before a webhook's first attempt: its schedule's, or the setting's */
+#define WEBHOOK_FIRST_WAIT(w) \
+	((w)->first_wait_ms >= 0 ? (w)->first_wait_ms : WorkerFirstWaitMs())
 #define SET(col, value, isnull) \
 	do { setcols[nset] = cols[col] + 1; newvalues[nset] = (value); \
 		 newnulls[nset] = (isnull); nset++; } while (0)
@@ -1527,6 +1555,8 @@ prepare_row(TupleDesc desc, HeapTuple tuple)
 				SET(OC_METHOD, CStringGetTextDatum(webhook->method), false);
 			if (headers_default)
 				SET(OC_HEADERS, JsonbPGetDatum(variables_for(0, NULL, NULL)), false);
+			if (first_attempt_at(values, nulls, WEBHOOK_FIRST_WAIT(webhook), &first_at))
+				SET(OC_NEXT_ATTEMPT_AT, TimestampTzGetDatum(first_at), false);
 			return heap_modify_tuple_by_cols(tuple, desc, nset, setcols, newvalues, newnulls);
 		}
 
@@ -1550,6 +1580,8 @@ prepare_row(TupleDesc desc, HeapTuple tuple)
 			SET(OC_URL, CStringGetTextDatum(out.url), false);
 			SET(OC_HEADERS, JsonbPGetDatum(out.headers), false);
 			SET(OC_BODY, out.body ? CStringGetTextDatum(out.body) : (Datum) 0, out.body == NULL);
+			if (first_attempt_at(values, nulls, WEBHOOK_FIRST_WAIT(webhook), &first_at))
+				SET(OC_NEXT_ATTEMPT_AT, TimestampTzGetDatum(first_at), false);
 		}
 	}
 	else
@@ -1560,12 +1592,15 @@ prepare_row(TupleDesc desc, HeapTuple tuple)
 			SET(OC_METHOD, CStringGetTextDatum("POST"), false);
 		if (headers_default)
 			SET(OC_HEADERS, JsonbPGetDatum(variables_for(0, NULL, NULL)), false);
+		if (first_attempt_at(values, nulls, WorkerFirstWaitMs(), &first_at))
+			SET(OC_NEXT_ATTEMPT_AT, TimestampTzGetDatum(first_at), false);
 	}
 
 	if (nset == 0)
 		return tuple;
 	return heap_modify_tuple_by_cols(tuple, desc, nset, setcols, newvalues, newnulls);
 #undef SET
+#undef WEBHOOK_FIRST_WAIT
 }
 
 /*

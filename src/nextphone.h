@@ -33,5 +33,6 @@ extern void NetguardInit(void);
 
 /* worker.c: the delivery worker */
 extern void WorkerInit(void);
+extern double WorkerFirstWaitMs(void);
 
 #endif							/* NEXTPHONE_H */

@@ -43,6 +43,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "webhook_cache.h"
 
@@ -273,7 +274,8 @@ load_webhooks_scan(void)
 				a_url,
 				a_headers,
 				a_body,
-				a_params;
+				a_params,
+				a_schedule;
 
 	if (cache_context == NULL)
 		cache_context = AllocSetContextCreate(CacheMemoryContext,
@@ -306,6 +308,7 @@ load_webhooks_scan(void)
 	a_headers = attnum_of(desc, "headers");
 	a_body = attnum_of(desc, "body_template");
 	a_params = attnum_of(desc, "parameters");
+	a_schedule = attnum_of(desc, "retry_schedule");
 
 	oldcxt = MemoryContextSwitchTo(cache_context);
 
@@ -363,6 +366,26 @@ load_webhooks_scan(void)
 					e->events |= WEBHOOK_EVENT_LEAD_CREATED;
 				else if (strcmp(ev, "call.completed") == 0)
 					e->events |= WEBHOOK_EVENT_CALL_COMPLETED;
+			}
+		}
+
+		/* the wait before the first attempt, when it has a schedule */
+		e->first_wait_ms = -1;
+		if (!nulls[a_schedule - 1])
+		{
+			ArrayType  *arr = DatumGetArrayTypeP(values[a_schedule - 1]);
+			Datum	   *elems;
+			bool	   *elemnulls;
+			int			nelems;
+
+			deconstruct_array(arr, INTERVALOID, sizeof(Interval), false, TYPALIGN_DOUBLE,
+							  &elems, &elemnulls, &nelems);
+			if (nelems > 0 && !elemnulls[0])
+			{
+				Interval   *iv = DatumGetIntervalP(elems[0]);
+
+				e->first_wait_ms = Max(0, ((double) iv->time +
+										   ((double) iv->month * DAYS_PER_MONTH + iv->day) * USECS_PER_DAY) / 1000.0);
 			}
 		}
 

@@ -54,6 +54,7 @@ typedef struct WebhookEntry
 	WebhookHeader *headers;
 	int			nparams;
 	WebhookParam *params;
+	double		first_wait_ms;	/* retry_schedule's first entry, -1: none */
 } WebhookEntry;
 
 /* the built-in variables of one business */

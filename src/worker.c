@@ -73,6 +73,15 @@ static int	nextphone_disable_after = 5 * 24 * 3600;
 
 /* The retry schedule as an interval[] literal, made by the check hook */
 static char *retry_schedule_literal = NULL;
+/* its first entry, the wait before a message's first attempt, in ms */
+static double retry_schedule_first_ms = 0;
+
+/* nextphone.retry_schedule as its check hook parsed it (the GUC's extra) */
+typedef struct RetrySchedule
+{
+	double		first_ms;
+	char		literal[FLEXIBLE_ARRAY_MEMBER];	/* an interval[] literal */
+} RetrySchedule;
 
 /*
  * Why the check hook refused nextphone.database_name while the library was
@@ -143,7 +152,7 @@ static TimestampTz pending_since = 0;
  *		interval[] literal; false on a malformed entry.
  */
 static bool
-parse_retry_schedule(const char *value, StringInfo out)
+parse_retry_schedule(const char *value, StringInfo out, double *first_ms)
 {
 	const char *p = value;
 	int			n = 0;
@@ -185,6 +194,8 @@ parse_retry_schedule(const char *value, StringInfo out)
 		if (ms > 365.0 * 86400000)
 			return false;
 		appendStringInfo(out, "%s\"%.0f milliseconds\"", n > 0 ? "," : "", ms);
+		if (n == 0)
+			*first_ms = ms;
 		n++;
 		while (*p == ' ')
 			p++;
@@ -206,23 +217,25 @@ static bool
 check_retry_schedule(char **newval, void **extra, GucSource source)
 {
 	StringInfoData buf;
-	char	   *copy;
+	RetrySchedule *copy;
+	double		first_ms = 0;
 
 	initStringInfo(&buf);
-	if (*newval == NULL || !parse_retry_schedule(*newval, &buf))
+	if (*newval == NULL || !parse_retry_schedule(*newval, &buf, &first_ms))
 	{
 		GUC_check_errdetail("The retry schedule is a comma-separated list of waits such as \"0s,5s,5min,30min,2h\" (units ms, s, min, h, d).");
 		pfree(buf.data);
 		return false;
 	}
 	/* GUC extra data must be malloc'd: the GUC machinery free()s it */
-	copy = malloc(buf.len + 1);
+	copy = malloc(offsetof(RetrySchedule, literal) + buf.len + 1);
 	if (copy == NULL)
 	{
 		pfree(buf.data);
 		return false;
 	}
-	memcpy(copy, buf.data, buf.len + 1);
+	copy->first_ms = first_ms;
+	memcpy(copy->literal, buf.data, buf.len + 1);
 	pfree(buf.data);
 	*extra = copy;
 	return true;
@@ -235,7 +248,21 @@ check_retry_schedule(char **newval, void **extra, GucSource source)
 static void
 assign_retry_schedule(const char *newval, void *extra)
 {
-	retry_schedule_literal = (char *) extra;
+	RetrySchedule *schedule = (RetrySchedule *) extra;
+
+	retry_schedule_literal = schedule->literal;
+	retry_schedule_first_ms = schedule->first_ms;
+}
+
+/*
+ * WorkerFirstWaitMs
+ *		The first entry of nextphone.retry_schedule: the wait before the
+ *		first attempt of a message whose webhook has no schedule of its own.
+ */
+double
+WorkerFirstWaitMs(void)
+{
+	return retry_schedule_first_ms;
 }
 
 /*

@@ -785,9 +785,10 @@ CREATE TRIGGER cache_invalidate
 	AFTER INSERT OR DELETE OR TRUNCATE ON nextphone.webhooks
 	FOR EACH STATEMENT EXECUTE FUNCTION nextphone.cache_invalidate();
 -- the worker's updates of the health columns leave the cache alone
+-- (retry_schedule: its first entry delays a message's first attempt)
 CREATE TRIGGER cache_invalidate_update
 	AFTER UPDATE OF business_id, tool_name, http_method, url, headers, body_template,
-		parameters, events, enabled ON nextphone.webhooks
+		parameters, events, enabled, retry_schedule ON nextphone.webhooks
 	FOR EACH STATEMENT EXECUTE FUNCTION nextphone.cache_invalidate();
 CREATE TRIGGER cache_invalidate
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nextphone.businesses

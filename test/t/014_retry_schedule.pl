@@ -7,6 +7,7 @@ use FindBin;
 use lib $FindBin::Bin;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes;
 use WorkerHelper;
 
 my $port = start_receiver();
@@ -62,6 +63,26 @@ wait_for($node, "SELECT attempts >= 1 FROM nextphone.outbox WHERE url LIKE '%lat
 receiver_get($port, '/_set/later/200');
 wait_for($node, "SELECT status FROM nextphone.outbox WHERE url LIKE '%later'", 'delivered',
 	'delivered on a later attempt');
+
+# Entry 0 is the wait before the first attempt: a schedule that begins with
+# 1s holds a new message for 1 s (+-20%) before it is first sent.
+add_webhook($node,
+	tool_name => "'patient'",
+	url => "'http://127.0.0.1:$port/patient'",
+	retry_schedule => q{'{1s,100ms}'});
+my $before = Time::HiRes::time();
+$node->safe_psql('postgres', q{
+	INSERT INTO nextphone.outbox (webhook_id, method, url, body)
+	SELECT id, 'POST', url, '{}' FROM nextphone.webhooks WHERE tool_name = 'patient'});
+like($node->safe_psql('postgres', q{
+	SELECT status, next_attempt_at - created_at BETWEEN interval '800ms' AND interval '1200ms'
+	  FROM nextphone.outbox WHERE webhook = 'patient'}),
+	qr/^pending\|t$/, 'queued with its first attempt due 1 s later');
+wait_for($node, "SELECT status FROM nextphone.outbox WHERE webhook = 'patient'", 'delivered',
+	'then delivered');
+my ($first) = grep { $_->{path} eq '/patient' } @{ receiver_requests($port) };
+my $waited = $first->{t} - $before;
+ok($waited >= 0.75, sprintf('the first request arrived %.3f s after the insert', $waited));
 
 $node->stop;
 done_testing();
