@@ -11,7 +11,8 @@
 # functions that spend them (inclusive, then exclusive).  Compare two builds
 # by running this with each: the same N and MAX_CONCURRENCY give the same
 # work, but the batching follows the timing, so expect a few percent of
-# variation between runs of one build.
+# variation between runs of one build.  SETUP_SQL runs statements after
+# CREATE EXTENSION (experiments: an index dropped, say).
 set -euo pipefail
 N=${1:-5000}
 CONC=${2:-64}
@@ -64,6 +65,8 @@ runuser -u postgres -- valgrind --tool=callgrind --trace-children=yes \
 psql() { runuser -u postgres -- "$BIN/psql" -h "$dir" -p "$pgport" -X -q -At postgres "$@"; }
 for _ in $(seq 1 600); do psql -c 'SELECT 1' >/dev/null 2>&1 && break; sleep 1; done
 psql -c 'CREATE EXTENSION nextphone'
+# SETUP_SQL: statements to run before the deliveries (experiments)
+[ -n "${SETUP_SQL:-}" ] && psql -c "$SETUP_SQL"
 pid=""
 for _ in $(seq 1 120); do
 	pid=$(psql -c "SELECT pid FROM nextphone.worker_status() WHERE state <> 'starting'" || true)
