@@ -5,9 +5,10 @@
 #   PG_CONFIG=... bash test/bench/instructions.sh [N] [MAX_CONCURRENCY]
 #
 # Starts a throwaway server with every process under callgrind (valgrind),
-# zeroes the worker's counters, queues N rows (default 5000) in one
-# transaction for a local nginx sink, waits until all are delivered, stops
-# the worker, and prints the worker's instructions per delivery and the
+# queues N rows (default 5000) in one transaction for a local nginx sink,
+# waits until all are delivered, stops the worker, and prints the worker's
+# instructions per delivery (its start-up included, which is small beside N
+# deliveries), the same for its main steps, and the
 # functions that spend them (inclusive, then exclusive).  Compare two builds
 # by running this with each: the same N and MAX_CONCURRENCY give the same
 # work, but the batching follows the timing, so expect a few percent of
