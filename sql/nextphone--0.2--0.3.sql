@@ -10,11 +10,12 @@
 DROP INDEX nextphone.outbox_due;
 DROP INDEX nextphone.outbox_leased;
 DROP INDEX nextphone.outbox_webhook_status;
+-- (the fillfactor first: adding the column rewrites the table with it)
+ALTER TABLE nextphone.outbox SET (fillfactor = 50);
 ALTER TABLE nextphone.outbox ADD COLUMN queued boolean
   GENERATED ALWAYS AS (status IN ('pending', 'sending')) STORED;
 COMMENT ON COLUMN nextphone.outbox.queued IS
   'Whether the row is still in the queue (pending or sending); kept by the server from status, for the indexes';
-ALTER TABLE nextphone.outbox SET (fillfactor = 50);
 CREATE INDEX outbox_due ON nextphone.outbox (next_attempt_at) WHERE queued;
 CREATE INDEX outbox_webhook ON nextphone.outbox (webhook_id, queued, next_attempt_at);
 
