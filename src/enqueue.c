@@ -124,11 +124,10 @@ static const char *const outbox_column_names[OC_COUNT] = {
 
 /*
  * ColumnIndex
- *		The index (from 0) of the column of that name in a row of the
- *		outbox, or -1.  The triggers look their columns up once per row: the
- *		index found last time, kept in *hint (0: none; else index + 1), is
- *		checked first, so the search over every column runs only when the
- *		table changed.
+ *		The index (from 0) of the column of that name in a row, or -1.  The
+ *		outbox triggers look their columns up once per row: the index found
+ *		last time, kept in *hint (0: none; else index + 1), is checked first,
+ *		so the search over every column runs only when the table changed.
  */
 int
 ColumnIndex(TupleDesc desc, const char *name, int *hint)

@@ -31,6 +31,7 @@
 #include "pgstat.h"
 #include "utils/array.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -295,6 +296,7 @@ static SPIPlanPtr *const all_plans[] = {
  */
 static int	outbox_form = 0;
 static Oid	outbox_relid = InvalidOid;
+static bool outbox_changed = true;	/* outbox_form is to be checked again */
 
 /* The caller's memory context, restored at the end of each step */
 static MemoryContext queue_caller_cxt = NULL;
@@ -311,8 +313,13 @@ static int	queue_depth = 0;
 static void
 queue_check_version(void)
 {
-	char	   *version = QueueExtensionVersion();
+	char	   *version = NULL;
 
+	if (SPI_execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'nextphone'",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the version of extension \"nextphone\"");
+	if (SPI_processed == 1)
+		version = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	if (version != NULL && strcmp(version, NEXTPHONE_VERSION) != 0)
 		ereport(WARNING,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -322,20 +329,46 @@ queue_check_version(void)
 }
 
 /*
+ * queue_outbox_changed
+ *		Relcache callback: the outbox (or every relation) was invalidated.
+ */
+static void
+queue_outbox_changed(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == outbox_relid)
+		outbox_changed = true;
+}
+
+/*
  * queue_check_form
- *		Which outbox the statements are for: when it is another table (the
- *		extension was created again) or gained the "queued" column (ALTER
- *		EXTENSION UPDATE while the worker runs), forget the prepared
- *		statements, to be prepared again for this outbox, and check the
- *		extension's version again.
+ *		Which outbox the statements are for, looked up again after the
+ *		outbox was invalidated: when it is another table (the extension was
+ *		created again) or gained the "queued" column (ALTER EXTENSION UPDATE
+ *		while the worker runs), forget the prepared statements, to be
+ *		prepared again for this outbox, and check the extension's version
+ *		again.
  */
 static void
 queue_check_form(void)
 {
-	Oid			nsp = get_namespace_oid("nextphone", true);
-	Oid			rel = OidIsValid(nsp) ? get_relname_relid("outbox", nsp) : InvalidOid;
+	static bool registered = false;
+	Oid			nsp;
+	Oid			rel;
 	int			form;
 
+	/* looked up again only after an invalidation of the outbox (or all) */
+	if (!registered)
+	{
+		CacheRegisterRelcacheCallback(queue_outbox_changed, (Datum) 0);
+		registered = true;
+	}
+	if (!outbox_changed)
+		return;
+
+	nsp = get_namespace_oid("nextphone", true);
+	rel = OidIsValid(nsp) ? get_relname_relid("outbox", nsp) : InvalidOid;
+	/* (no outbox yet: no invalidation will say when there is one) */
+	outbox_changed = !OidIsValid(rel);
 	form = OidIsValid(rel) && get_attnum(rel, "queued") != InvalidAttrNumber ? 1 : -1;
 	if (form == outbox_form && rel == outbox_relid)
 		return;
@@ -475,30 +508,6 @@ QueueExtensionReady(void)
 	ready = OidIsValid(get_extension_oid("nextphone", true));
 	CommitTransactionCommand();
 	return ready;
-}
-
-/*
- * QueueExtensionVersion
- *		extversion of nextphone in this database, or NULL.
- */
-char *
-QueueExtensionVersion(void)
-{
-	char	   *version = NULL;
-
-	queue_begin("nextphone: read the extension's version");
-	if (SPI_execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'nextphone'",
-					true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the version of extension \"nextphone\"");
-	if (SPI_processed == 1)
-	{
-		char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-
-		if (v != NULL)
-			version = MemoryContextStrdup(queue_caller_cxt, v);
-	}
-	queue_end();
-	return version;
 }
 
 /*

@@ -86,13 +86,6 @@ extern void QueueEndStep(void);
 extern bool QueueExtensionReady(void);
 
 /*
- * QueueExtensionVersion
- *		The version of the extension installed in this database (a string in
- *		the caller's memory context), or NULL when there is none.
- */
-extern char *QueueExtensionVersion(void);
-
-/*
  * QueueReclaim
  *		Put back to pending the rows whose lease expired, and (at start-up,
  *		when own_too) the rows this worker had leased before it restarted.

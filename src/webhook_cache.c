@@ -45,6 +45,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "nextphone.h"
 #include "webhook_cache.h"
 
 PG_FUNCTION_INFO_V1(cache_invalidate);
@@ -130,15 +131,12 @@ nextphone_relid(const char *relname)
 static AttrNumber
 attnum_of(TupleDesc desc, const char *name)
 {
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
+	int			hint = 0;
+	int			k = ColumnIndex(desc, name, &hint);
 
-		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-			return att->attnum;
-	}
-	elog(ERROR, "column \"%s\" of a nextphone table is missing", name);
-	return InvalidAttrNumber;	/* keep compiler quiet */
+	if (k < 0)
+		elog(ERROR, "column \"%s\" of a nextphone table is missing", name);
+	return k + 1;
 }
 
 /*
