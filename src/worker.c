@@ -1091,6 +1091,7 @@ NextphoneWorkerMain(Datum main_arg)
 	bool		work_maybe = true;
 	TimestampTz next_due = 0;
 	TimestampTz next_reclaim;
+	TimestampTz stats_flush_at = 0;	/* table statistics to force out then */
 	TimestampTz next_purge;
 	TimestampTz next_poll = 0;	/* claim then even without a wake-up */
 
@@ -1178,7 +1179,6 @@ NextphoneWorkerMain(Datum main_arg)
 	{
 		TimestampTz cycle_start = GetCurrentTimestamp();
 		long		timeout;
-		long		stats_wait;
 		int			free;
 		int			ahead;
 		int			room;
@@ -1313,10 +1313,24 @@ NextphoneWorkerMain(Datum main_arg)
 				timeout = Min(timeout,
 							  ms_until(TimestampTzPlusMilliseconds(((BacklogJob *) linitial(backlog))->claimed_at,
 																   BACKLOG_MAX_WAIT_MS)) + 1);
-			/* table statistics not sent yet (at most once a second): soon */
-			stats_wait = pgstat_report_stat(false);
-			if (stats_wait > 0)
-				timeout = Min(timeout, stats_wait);
+			/*
+			 * Table statistics not sent yet (at most once a second, and,
+			 * with no transaction to date it, not at all while idle): forced
+			 * out a second later, as an idle backend does.
+			 */
+			if (stats_flush_at != 0 && GetCurrentTimestamp() >= stats_flush_at)
+			{
+				pgstat_report_stat(true);
+				stats_flush_at = 0;
+			}
+			else if (pgstat_report_stat(false) > 0)
+			{
+				if (stats_flush_at == 0)
+					stats_flush_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000);
+				timeout = Min(timeout, ms_until(stats_flush_at) + 1);
+			}
+			else
+				stats_flush_at = 0;
 		}
 
 		SpinLockAcquire(&my_slot->mutex);

@@ -12,45 +12,18 @@
 # lost" bytes in the worker.
 set -euo pipefail
 N=${1:-10000}
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-BIN=$("$PG_CONFIG" --bindir)
-
-dir=$(mktemp -d /tmp/nextphone-valgrind.XXXXXX)
-chown postgres "$dir"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-pgport=$(free_port)
-httpport=$(free_port)
+source "$(dirname "${BASH_SOURCE[0]}")/bench/sink.sh"
+sink_setup nextphone-valgrind
 cleanup() {
-	runuser -u postgres -- "$BIN/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
-	[ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
+	sink_stop
 	echo "valgrind logs kept in $dir"
 }
 trap cleanup EXIT
 
-mkdir -p "$dir/nginx"
-cat > "$dir/nginx.conf" <<NGINX
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/nginx/error.log;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $dir/nginx;
-	server { listen 127.0.0.1:$httpport; location / { return 200 "ok"; } }
-}
-NGINX
-nginx -c "$dir/nginx.conf"
-
-runuser -u postgres -- "$BIN/initdb" -D "$dir/data" -A trust >/dev/null
-cat >> "$dir/data/postgresql.conf" <<CONF
-shared_preload_libraries = 'nextphone'
-port = $pgport
-listen_addresses = ''
-unix_socket_directories = '$dir'
-nextphone.allowed_networks = '127.0.0.0/8'
-nextphone.max_concurrency = 32
-autovacuum = off
-CONF
+# (the rounds' requests get a body back, for the response capture)
+sink_nginx 'location /r { return 200 "ok"; }'
+sink_initdb "nextphone.max_concurrency = 32
+autovacuum = off"
 # VALGRIND=0: the same rounds without valgrind, to watch the worker's own
 # memory (RssAnon, i.e. without shared buffers) level off at full speed.
 vg=(valgrind --quiet --trace-children=yes --leak-check=full

@@ -17,49 +17,20 @@
 set -euo pipefail
 N=${1:-5000}
 CONC=${2:-64}
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-BIN=$("$PG_CONFIG" --bindir)
-
-dir=$(mktemp -d /tmp/nextphone-instructions.XXXXXX)
-chown postgres "$dir"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-pgport=$(free_port)
-httpport=$(free_port)
+source "$(dirname "${BASH_SOURCE[0]}")/sink.sh"
+sink_setup nextphone-instructions
 cleanup() {
-	runuser -u postgres -- "$BIN/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
-	[ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
+	sink_stop
 	sleep 1
 	[ -n "${KEEP:-}" ] && cp "$dir"/cg.*.out* "$KEEP" 2>/dev/null	# KEEP=dir: keep callgrind's files
 	rm -rf "$dir" || true
 }
 trap cleanup EXIT
 
-mkdir -p "$dir/nginx"
-cat > "$dir/nginx.conf" <<NGINX
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/nginx/error.log;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	client_body_temp_path $dir/nginx;
-	keepalive_requests 1000000;
-	server { listen 127.0.0.1:$httpport; location / { return 200; } }
-}
-NGINX
-nginx -c "$dir/nginx.conf"
-
-runuser -u postgres -- "$BIN/initdb" -D "$dir/data" -A trust >/dev/null
-cat >> "$dir/data/postgresql.conf" <<CONF
-shared_preload_libraries = 'nextphone'
-port = $pgport
-listen_addresses = ''
-unix_socket_directories = '$dir'
-shared_buffers = 256MB
-nextphone.allowed_networks = '127.0.0.0/8'
+sink_nginx
+sink_initdb "shared_buffers = 256MB
 nextphone.max_concurrency = $CONC
-autovacuum = off
-CONF
+autovacuum = off"
 runuser -u postgres -- valgrind --tool=callgrind --trace-children=yes \
 	--callgrind-out-file="$dir/cg.%p.out" "$BIN/postgres" -D "$dir/data" \
 	>"$dir/server.log" 2>&1 &

@@ -45,57 +45,21 @@ N=${1:-50000}
 CONC=${2:-64}
 WORKERS=${3:-1}
 LATENCY=${LATENCY:-1}
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-BIN=$("$PG_CONFIG" --bindir)
-
-dir=$(mktemp -d /tmp/nextphone-bench.XXXXXX)
-chown postgres "$dir"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-pgport=$(free_port)
-httpport=$(free_port)
-
+source "$(dirname "${BASH_SOURCE[0]}")/sink.sh"
+sink_setup nextphone-bench
 cleanup() {
-	runuser -u postgres -- "$BIN/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
-	[ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
+	sink_stop
 	[ -n "${KEEP_LOG:-}" ] && cp "$dir/server.log" "$KEEP_LOG"
 	rm -rf "$dir"
 }
 trap cleanup EXIT
 
-# nginx: a keep-alive sink that logs each request's arrival (msec) and id
-mkdir -p "$dir/nginx"
-cat > "$dir/nginx.conf" <<NGINX
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/nginx/error.log;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	client_body_temp_path $dir/nginx;
-	log_format arrive '\$msec \$http_webhook_id';
-	keepalive_requests 1000000;
-	keepalive_timeout 60s;
-	server {
-		listen 127.0.0.1:$httpport;
-		location /latency { access_log $dir/nginx/arrive.log arrive; return 200; }
-		location / { return 200; }
-	}
-}
-NGINX
-nginx -c "$dir/nginx.conf"
-
-runuser -u postgres -- "$BIN/initdb" -D "$dir/data" -A trust >/dev/null
-cat >> "$dir/data/postgresql.conf" <<CONF
-shared_preload_libraries = 'nextphone'
-port = $pgport
-listen_addresses = ''
-unix_socket_directories = '$dir'
-shared_buffers = 256MB
+# nginx: the sink; under /latency it logs each request's arrival (msec) and id
+sink_nginx "location /latency { access_log $dir/nginx/arrive.log arrive; return 200; }"
+sink_initdb "shared_buffers = 256MB
 max_wal_size = 4GB
 nextphone.max_concurrency = $CONC
-nextphone.workers = $WORKERS
-nextphone.allowed_networks = '127.0.0.0/8'
-CONF
+nextphone.workers = $WORKERS"
 [ -n "${SETUP_CONF:-}" ] && echo "$SETUP_CONF" >> "$dir/data/postgresql.conf"	# experiments
 if [ -n "${PGSS:-}" ]; then	# PGSS=1: report the workers' statements (pg_stat_statements)
 	cat >> "$dir/data/postgresql.conf" <<CONF
@@ -163,7 +127,7 @@ read -r x1 l1 <<<"$stats1"
 psql -c "SELECT 'transactions: ' || ($x1 - $x0) || ', WAL: ' || pg_size_pretty(pg_wal_lsn_diff('$l1', '$l0'))
 	|| ' (' || round(pg_wal_lsn_diff('$l1', '$l0') / $N) || ' bytes a delivery)'"
 # how many of the outbox's updates were HOT (no new index entries)
-sleep 1.1	# (a worker flushes its table statistics at most once a second)
+sleep 2.5	# (an idle worker sends its table statistics within two seconds)
 psql -c "SELECT 'outbox updates: ' || n_tup_upd || ', HOT: ' || n_tup_hot_upd
 	FROM pg_stat_user_tables WHERE relid = 'nextphone.outbox'::regclass"
 if [ -n "${PGSS:-}" ]; then
