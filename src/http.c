@@ -24,7 +24,6 @@
 #include "pgstat.h"
 #include "storage/latch.h"
 #include "utils/builtins.h"
-#include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -33,7 +32,7 @@
 #include "nextphone.h"
 #include "signing.h"
 
-/* Response headers kept per attempt, in bytes of JSON */
+/* Response headers kept per attempt, in bytes of names and values */
 #define HTTP_MAX_RESPONSE_HEADERS 8192
 
 typedef enum SlotState
@@ -165,7 +164,8 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *userp)
 
 /*
  * http_header_cb
- *		Keep the final response's headers as a JSON object, and Retry-After.
+ *		Keep the final response's headers, as "name\0value\0" pairs with the
+ *		name in lower case, and Retry-After.
  */
 static size_t
 http_header_cb(char *data, size_t size, size_t nitems, void *userp)
@@ -226,12 +226,10 @@ http_header_cb(char *data, size_t size, size_t nitems, void *userp)
 	}
 
 	if (!slot->headers_truncated &&
-		buf->len + strlen(name) + vlen * 2 + 16 < HTTP_MAX_RESPONSE_HEADERS)
+		buf->len + strlen(name) + strlen(value) + 2 <= HTTP_MAX_RESPONSE_HEADERS)
 	{
-		appendStringInfoChar(buf, buf->len == 0 ? '{' : ',');
-		escape_json(buf, name);
-		appendStringInfoChar(buf, ':');
-		escape_json(buf, value);
+		appendBinaryStringInfo(buf, name, strlen(name) + 1);
+		appendBinaryStringInfo(buf, value, strlen(value) + 1);
 	}
 	else
 		slot->headers_truncated = true;
@@ -375,8 +373,6 @@ http_finish(HttpClient *client, HttpSlot *slot, HttpOutcome outcome, const char 
 		slot->req.error = MemoryContextStrdup(slot->req.cxt, error);
 	slot->req.duration_ms =
 		(double) (GetCurrentTimestamp() - slot->req.started_at) / 1000.0;
-	if (slot->req.response_headers.len > 0)
-		appendStringInfoChar(&slot->req.response_headers, '}');
 	slot->state = SLOT_FINISHED;
 }
 

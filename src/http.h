@@ -50,7 +50,7 @@ typedef struct HttpRequest
 	double		retry_after;	/* seconds; < 0 when not given */
 	TimestampTz started_at;
 	double		duration_ms;
-	StringInfoData response_headers;	/* a JSON object */
+	StringInfoData response_headers;	/* "name\0value\0" pairs */
 	StringInfoData response_body;	/* capped at the client's limit */
 } HttpRequest;
 

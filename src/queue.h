@@ -49,7 +49,8 @@ typedef struct QueueOutcome
 	double		retry_after;	/* seconds, < 0: none */
 	TimestampTz started_at;
 	double		duration_ms;
-	const char *response_headers;	/* JSON object text, or NULL */
+	const char *response_headers;	/* "name\0value\0" pairs, or NULL */
+	int			response_headers_len;	/* their bytes */
 	const char *response_body;	/* or NULL */
 } QueueOutcome;
 

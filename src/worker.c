@@ -711,8 +711,14 @@ collect_finished(HttpClient *client)
 		o->retry_after = req->retry_after;
 		o->started_at = req->started_at;
 		o->duration_ms = req->duration_ms;
-		o->response_headers = req->response_headers.len > 0 ?
-			pstrdup(req->response_headers.data) : NULL;
+		o->response_headers = NULL;
+		o->response_headers_len = req->response_headers.len;
+		if (req->response_headers.len > 0)
+		{
+			o->response_headers = palloc(req->response_headers.len);
+			memcpy((char *) o->response_headers, req->response_headers.data,
+				   req->response_headers.len);
+		}
 		o->response_body = req->response_body.len > 0 ?
 			pstrdup(req->response_body.data) : NULL;
 		sent++;

@@ -14,6 +14,9 @@ and, with LOGFILE, appended to it as one JSON line.  Paths:
     /hang/MS           wait MS milliseconds, then answer 200
     /reset             close the connection without answering (TCP reset)
     /switch/NAME       answer the status last set for NAME (200 at first)
+    /odd-bytes         answer 200 with a header and a body holding bytes
+                       that are not UTF-8, a header given twice, and a
+                       name in capitals
     anything else      answer 200
 
 Control paths (not recorded):
@@ -116,6 +119,17 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 status = switches.get(arg, 200)
             self.answer(status, b"switch")
+        elif kind == "odd-bytes":
+            # (send_header writes str as latin-1: "\xe9" is the byte 0xE9)
+            self.send_response(200)
+            self.send_header("X-Odd", "caf\xe9 au lait")
+            self.send_header("X-Twice", "first")
+            self.send_header("X-Twice", "second")
+            self.send_header("X-CAPITALS", "Kept")
+            body = b"ok \xff\xfe rest"
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
         else:
             self.answer(200, b"ok")
 

@@ -52,13 +52,27 @@ is($node->safe_psql('postgres',
 		"SELECT count(*) FROM nextphone.outbox o, nextphone.attempts a WHERE (o.headers::text || coalesce(a.response_headers::text, '') || coalesce(o.last_error, '')) LIKE '%s3cr3t%'"),
 	'0', 'the secret is written nowhere');
 
+# A response is whatever the receiver sent: bytes that are not valid in the
+# database encoding cut a header value or the body where they start, a
+# header given twice keeps its last value, and names are kept in lower case.
+my $odd = $node->safe_psql('postgres', qq{
+	INSERT INTO nextphone.outbox (method, url, body)
+	VALUES ('POST', 'http://127.0.0.1:$port/odd-bytes', '{}') RETURNING id});
+wait_for($node, "SELECT status FROM nextphone.outbox WHERE id = $odd", 'delivered',
+	'a response holding bytes that are not UTF-8 is recorded');
+is($node->safe_psql('postgres', qq{
+	SELECT status_code, response_body, response_headers ->> 'x-odd',
+	       response_headers ->> 'x-twice', response_headers ->> 'x-capitals'
+	  FROM nextphone.attempts WHERE outbox_id = $odd}),
+	'200|ok |caf|second|Kept', 'headers and body cut at the first such byte');
+
 # Other methods: GET without a body, PUT and DELETE with one.
 $node->safe_psql('postgres', qq{
 	INSERT INTO nextphone.outbox (method, url, body) VALUES
 	  ('GET', 'http://127.0.0.1:$port/get?x=1', NULL),
 	  ('PUT', 'http://127.0.0.1:$port/put', '{"a":1}'),
 	  ('DELETE', 'http://127.0.0.1:$port/delete', NULL)});
-wait_for($node, "SELECT count(*) FROM nextphone.outbox WHERE status = 'delivered'", '4',
+wait_for($node, "SELECT count(*) FROM nextphone.outbox WHERE status = 'delivered'", '5',
 	'GET, PUT and DELETE delivered');
 my %by_path = map { $_->{path} => $_ } @{ receiver_requests($port) };
 is($by_path{'/get?x=1'}{method}, 'GET', 'GET sent as GET');
