@@ -84,8 +84,35 @@ cpu_of() {	# utime + stime of the workers, in clock ticks
 	echo $t
 }
 
+# Where the machine's CPU goes, in clock ticks: the workers, nginx, the other
+# server processes (exited ones, such as autovacuum workers, through the
+# postmaster's cutime/cstime), and the whole machine, busy and in all.
+pm=$(head -1 "$dir/data/postmaster.pid")
+ngx=$(cat "$dir/nginx.pid")
+machine_cpu() {
+	python3 - "$pm" "$ngx" "$pids" <<'PY'
+import os, sys
+pm, ngx, workers = int(sys.argv[1]), int(sys.argv[2]), set(map(int, sys.argv[3].split()))
+def stat(pid):
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12]), int(f[13]) + int(f[14])	# own, waited-for children
+def children(pid):
+    out = []
+    for t in os.listdir(f"/proc/{pid}/task"):
+        out += map(int, open(f"/proc/{pid}/task/{t}/children").read().split())
+    return out
+w = sum(stat(p)[0] for p in workers)
+n = sum(stat(p)[0] for p in [ngx] + children(ngx))
+own, gone = stat(pm)
+o = own + gone + sum(stat(p)[0] for p in children(pm) if p not in workers)
+cpu = list(map(int, open("/proc/stat").readline().split()[1:]))
+print(w, n, o, sum(cpu) - cpu[3] - cpu[4], sum(cpu))
+PY
+}
+
 echo "== throughput: $N rows, max_concurrency $CONC, workers $WORKERS"
 cpu0=$(cpu_of)
+mcpu0=$(machine_cpu)
 stats() { psql -c "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = 'postgres') || ' ' || pg_current_wal_lsn()"; }
 stats0=$(stats)
 if [ -n "${PERF:-}" ]; then	# PERF=file: a perf profile of the workers
@@ -110,17 +137,22 @@ while [ "$(psql -c "SELECT EXISTS (SELECT 1 FROM nextphone.outbox WHERE status I
 done
 end=$(date +%s.%N)
 cpu1=$(cpu_of)
+mcpu1=$(machine_cpu)
 stats1=$(stats)
 if [ -n "${PERF:-}" ]; then
 	kill -INT "$perfpid"
 	wait "$perfpid" || true
 fi
 tick=$(getconf CLK_TCK)
-python3 - "$start" "$end" "$N" "$cpu0" "$cpu1" "$tick" <<'PY'
+python3 - "$start" "$end" "$N" "$cpu0" "$cpu1" "$tick" "$mcpu0" "$mcpu1" <<'PY'
 import sys
-s, e, n, c0, c1, tick = map(float, sys.argv[1:])
+s, e, n, c0, c1, tick = map(float, sys.argv[1:7])
+m0, m1 = (list(map(int, a.split())) for a in sys.argv[7:9])
+d = [(b - a) / tick for a, b in zip(m0, m1)]
 print(f"delivered {int(n)} in {e - s:.2f} s: {n / (e - s):.0f} deliveries/s")
 print(f"worker CPU: {(c1 - c0) / tick:.2f} s")
+print(f"machine CPU: {d[3]:.2f} of {d[4]:.2f} s busy: workers {d[0]:.2f}, nginx {d[1]:.2f},"
+      f" other server processes {d[2]:.2f}, the rest (kernel work for no process, this script) {d[3] - sum(d[:3]):.2f}")
 PY
 read -r x0 l0 <<<"$stats0"
 read -r x1 l1 <<<"$stats1"
