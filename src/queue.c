@@ -61,7 +61,7 @@
 
 static const char *claim_sql =
 "WITH due AS ("
-"  SELECT o.id, o.webhook_id FROM nextphone.outbox o"
+"  SELECT o.ctid AS tid, o.webhook_id FROM nextphone.outbox o"
 "   WHERE o.queued AND o.next_attempt_at <= now() AND o.status = 'pending'"
 "     AND (o.webhook_id IS NULL OR EXISTS ("
 "          SELECT 1 FROM nextphone.webhooks w WHERE w.id = o.webhook_id AND " PLAIN_WEBHOOK("w") "))"
@@ -70,7 +70,7 @@ static const char *claim_sql =
 "     FOR UPDATE OF o SKIP LOCKED)"
 " UPDATE nextphone.outbox o" CLAIM_SET
 "  FROM due LEFT JOIN nextphone.webhooks w ON w.id = due.webhook_id"
-" WHERE o.id = due.id" CLAIM_RETURNING;
+" WHERE o.ctid = due.tid" CLAIM_RETURNING;
 
 /*
  * The webhooks with a policy of their own and due rows, locked; with how
@@ -107,7 +107,7 @@ static const char *special_sql =
 
 static const char *claim_webhook_sql =
 "WITH due AS ("
-"  SELECT o.id, o.webhook_id FROM nextphone.outbox o"
+"  SELECT o.ctid AS tid, o.webhook_id FROM nextphone.outbox o"
 "   WHERE o.webhook_id = $4 AND o.queued AND o.next_attempt_at <= now() AND o.status = 'pending'"
 "     AND ($5::bigint IS NULL OR o.id = $5)"
 "   ORDER BY o.id"
@@ -115,7 +115,7 @@ static const char *claim_webhook_sql =
 "     FOR UPDATE OF o SKIP LOCKED)"
 " UPDATE nextphone.outbox o" CLAIM_SET
 "  FROM due JOIN nextphone.webhooks w ON w.id = due.webhook_id"
-" WHERE o.id = due.id" CLAIM_RETURNING;
+" WHERE o.ctid = due.tid" CLAIM_RETURNING;
 
 /* After a special claim of $2 rows: spend the rate allowance, note a probe */
 static const char *claimed_webhook_sql =
@@ -171,7 +171,7 @@ static const char *record_sql =
 "         WITH ORDINALITY AS r(id, kind, code, error, retry_after, started_at, duration_ms,"
 "                              resp_headers, resp_body, seq)),"
 " x AS ("
-"  SELECT r.*, o.attempts + 1 AS attempt, o.webhook_id, s.sched,"
+"  SELECT r.*, o.ctid AS tid, o.attempts + 1 AS attempt, o.webhook_id, s.sched,"
 "         coalesce(w.max_attempts, cardinality(s.sched)) AS max_attempts,"
 "         s.sched[least(o.attempts + 2, cardinality(s.sched))] AS step"
 "    FROM r JOIN nextphone.outbox o ON o.id = r.id"
@@ -197,7 +197,7 @@ static const char *record_sql =
 "         last_status_code = x.code, last_error = x.error,"
 "         last_response = left(x.resp_body, 1000),"
 "         delivered_at = CASE WHEN x.kind = 'delivered' THEN now() END"
-"    FROM x WHERE o.id = x.id),"
+"    FROM x WHERE o.ctid = x.tid),"
 " agg AS ("
 "  SELECT webhook_id,"
 "         bool_or(kind = 'delivered') AS had_success,"
@@ -251,10 +251,14 @@ static const char *disable_webhook_sql =
 "   SET enabled = false, disabled_reason = coalesce($2, disabled_reason), updated_at = now()"
 " WHERE id = $1";
 
-/* Lock the webhooks of a batch in id order, so batches never deadlock */
+/*
+ * Lock the webhooks of a batch in id order, so batches never deadlock.  The
+ * ids are those the rows had when claimed: a row's webhook_id can only have
+ * been cleared since (drop_webhook), which makes the set larger, not smaller.
+ */
 static const char *lock_webhooks_sql =
 "SELECT w.id FROM nextphone.webhooks w"
-" WHERE w.id IN (SELECT o.webhook_id FROM nextphone.outbox o WHERE o.id = ANY ($1))"
+" WHERE w.id = ANY ($1)"
 " ORDER BY w.id FOR NO KEY UPDATE OF w";
 
 /* The attempts first: the worker runs without foreign key triggers */
@@ -1020,6 +1024,8 @@ QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 	TIMESTAMPTZOID, FLOAT8OID, JSONBOID, TEXTOID};
 	Oid			lock_types[1] = {INT8ARRAYOID};
 	int			ret;
+	Datum	   *webhook_ids;
+	int			nwebhooks;
 	int			ndisable;
 	int64	   *disable_ids;
 	char	  **disable_reasons;
@@ -1069,11 +1075,23 @@ QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 	values[12] = Int32GetDatum(policy->disable_after_s);
 	values[13] = Int32GetDatum(policy->worker_number);
 
-	ret = SPI_execute_plan(queue_prepare(&lock_webhooks_plan, lock_webhooks_sql, 1, lock_types),
-						   values, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not lock the webhooks of finished messages: %s",
-			 SPI_result_code_string(ret));
+	/* the batch's webhooks, if it has any: locked first */
+	webhook_ids = palloc(sizeof(Datum) * n);
+	nwebhooks = 0;
+	for (int i = 0; i < n; i++)
+		if (outcomes[i].webhook_id != 0)
+			webhook_ids[nwebhooks++] = Int64GetDatum(outcomes[i].webhook_id);
+	if (nwebhooks > 0)
+	{
+		Datum		lock_values[1];
+
+		lock_values[0] = queue_array(webhook_ids, NULL, nwebhooks, INT8OID);
+		ret = SPI_execute_plan(queue_prepare(&lock_webhooks_plan, lock_webhooks_sql, 1, lock_types),
+							   lock_values, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not lock the webhooks of finished messages: %s",
+				 SPI_result_code_string(ret));
+	}
 	ret = SPI_execute_plan(queue_prepare(&record_plan, record_sql, 14, types),
 						   values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING)

@@ -43,6 +43,7 @@ typedef enum QueueOutcomeKind
 typedef struct QueueOutcome
 {
 	int64		id;
+	int64		webhook_id;		/* as claimed; 0 for an ad-hoc request */
 	QueueOutcomeKind kind;
 	int			status_code;	/* 0: none */
 	const char *error;			/* NULL: none */

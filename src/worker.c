@@ -703,6 +703,7 @@ collect_finished(HttpClient *client)
 		QueueOutcome *o = pending_add();
 
 		o->id = req->outbox_id;
+		o->webhook_id = req->webhook_id;
 		o->kind = outcome_of(req);
 		o->status_code = req->status_code;
 		o->error = req->error ? pstrdup(req->error) : NULL;
@@ -846,6 +847,7 @@ claim_jobs(const QueuePolicy *policy, int now, int limit, int *nclaimed)
 			QueueOutcome *o = pending_add();
 
 			o->id = job->id;
+			o->webhook_id = job->webhook_id;
 			o->kind = job->error != NULL ? OUTCOME_RETRY : OUTCOME_FATAL;
 			o->error = MemoryContextStrdup(outcome_cxt, job->error != NULL ? job->error :
 										   "the message has no method or URL: it was never rendered");
