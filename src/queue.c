@@ -33,6 +33,7 @@
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -261,11 +262,20 @@ static const char *lock_webhooks_sql =
 " WHERE w.id = ANY ($1)"
 " ORDER BY w.id FOR NO KEY UPDATE OF w";
 
-/* The attempts first: the worker runs without foreign key triggers */
+/*
+ * Delete delivered rows older than the retention, and their attempts (first:
+ * the worker runs without foreign key triggers).  This runs every minute,
+ * usually with nothing or little to delete, so it must not read the table:
+ * the test of next_attempt_at, which a delivered row's delivered_at implies
+ * (a row is claimed only once it is due), lets it read only outbox_webhook,
+ * and QueuePurge() rules out sequential and bitmap scans, which a LIMIT and
+ * the estimate of a generic plan would otherwise choose.
+ */
 static const char *purge_sql =
 "WITH old AS ("
 "  SELECT id FROM nextphone.outbox"
-"   WHERE status = 'delivered' AND delivered_at < now() - make_interval(secs => $1)"
+"   WHERE NOT queued AND next_attempt_at < now() - make_interval(secs => $1)"
+"     AND status = 'delivered' AND delivered_at < now() - make_interval(secs => $1)"
 "   LIMIT 10000"
 "     FOR UPDATE SKIP LOCKED),"
 " a AS (DELETE FROM nextphone.attempts WHERE outbox_id IN (SELECT id FROM old))"
@@ -1156,6 +1166,11 @@ QueuePurge(const QueuePolicy *policy)
 	int			ret;
 
 	queue_begin("nextphone: purge delivered messages");
+	/* for this transaction, in which the plan is made too: see purge_sql */
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
 	values[0] = Int32GetDatum(policy->retention_s);
 	ret = SPI_execute_plan(queue_prepare(&purge_plan, purge_sql, 1, types),
 						   values, NULL, false, 0);
