@@ -43,12 +43,20 @@
 #include "nextphone.h"
 #include "queue.h"
 
-/* The columns every claim returns, in this order */
+/*
+ * The columns every claim returns, in this order.  The last is
+ * nextphone.signing_secrets(w) written out: a call of that function (a SQL
+ * function with a SET clause, so never inlined) for every row cost more than
+ * the rest of the claim's row.
+ */
 #define CLAIM_RETURNING \
 	" RETURNING o.id, coalesce(o.webhook_id, 0), o.attempts + 1, o.msg_id," \
 	"  o.method, o.url, o.body, o.headers," \
 	"  coalesce(w.timeout_ms, 0)," \
-	"  CASE WHEN w.id IS NOT NULL THEN nextphone.signing_secrets(w) END"
+	"  CASE WHEN w.id IS NOT NULL THEN" \
+	"    array_remove(ARRAY[w.signing_secret," \
+	"                       CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END]," \
+	"                 NULL) END"
 
 /* The lease: the request's timeout and a minute to record its outcome */
 #define CLAIM_SET \
@@ -268,8 +276,9 @@ static const char *lock_webhooks_sql =
  * usually with nothing or little to delete, so it must not read the table:
  * the test of next_attempt_at, which a delivered row's delivered_at implies
  * (a row is claimed only once it is due), lets it read only outbox_webhook,
- * and QueuePurge() rules out sequential and bitmap scans, which a LIMIT and
- * the estimate of a generic plan would otherwise choose.
+ * and QueuePurge() rules out a sequential scan, which a LIMIT and the
+ * estimate of a generic plan would otherwise choose (the worker never uses
+ * bitmap scans).
  */
 static const char *purge_sql =
 "WITH old AS ("
@@ -1168,8 +1177,6 @@ QueuePurge(const QueuePolicy *policy)
 	queue_begin("nextphone: purge delivered messages");
 	/* for this transaction, in which the plan is made too: see purge_sql */
 	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_LOCAL, true, 0, false);
-	(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
 	values[0] = Int32GetDatum(policy->retention_s);
 	ret = SPI_execute_plan(queue_prepare(&purge_plan, purge_sql, 1, types),

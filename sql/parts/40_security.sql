@@ -82,6 +82,7 @@ $$;
 COMMENT ON FUNCTION nextphone.rotate_secret(text, interval) IS
   'Gives the webhook a new signing secret and returns it; the old one keeps signing too (two signatures) for the grace period';
 
+-- (the worker's claim, in src/queue.c, writes this expression out)
 CREATE FUNCTION nextphone.signing_secrets(w nextphone.webhooks) RETURNS text[]
   LANGUAGE sql STABLE PARALLEL SAFE
   SET search_path = pg_catalog, pg_temp
