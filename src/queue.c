@@ -25,6 +25,7 @@
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "lib/qunique.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "mb/pg_wchar.h"
@@ -1004,6 +1005,16 @@ queue_headers_jsonb(const char *pairs, int len)
 	return JsonbPGetDatum(JsonbValueToJsonb(result));
 }
 
+/* qsort() order of int64 */
+static int
+queue_int64_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
 /*
  * queue_array
  *		A one-dimensional array of n datums of a type, with nulls.
@@ -1043,7 +1054,7 @@ QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 	TIMESTAMPTZOID, FLOAT8OID, JSONBOID, TEXTOID};
 	Oid			lock_types[1] = {INT8ARRAYOID};
 	int			ret;
-	Datum	   *webhook_ids;
+	int64	   *webhook_ids;
 	int			nwebhooks;
 	int			ndisable;
 	int64	   *disable_ids;
@@ -1095,16 +1106,22 @@ QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 	values[13] = Int32GetDatum(policy->worker_number);
 
 	/* the batch's webhooks, if it has any: locked first */
-	webhook_ids = palloc(sizeof(Datum) * n);
+	webhook_ids = palloc(sizeof(int64) * n);
 	nwebhooks = 0;
 	for (int i = 0; i < n; i++)
 		if (outcomes[i].webhook_id != 0)
-			webhook_ids[nwebhooks++] = Int64GetDatum(outcomes[i].webhook_id);
+			webhook_ids[nwebhooks++] = outcomes[i].webhook_id;
 	if (nwebhooks > 0)
 	{
 		Datum		lock_values[1];
+		Datum	   *ids;
 
-		lock_values[0] = queue_array(webhook_ids, NULL, nwebhooks, INT8OID);
+		qsort(webhook_ids, nwebhooks, sizeof(int64), queue_int64_cmp);
+		nwebhooks = qunique(webhook_ids, nwebhooks, sizeof(int64), queue_int64_cmp);
+		ids = palloc(sizeof(Datum) * nwebhooks);
+		for (int i = 0; i < nwebhooks; i++)
+			ids[i] = Int64GetDatum(webhook_ids[i]);
+		lock_values[0] = queue_array(ids, NULL, nwebhooks, INT8OID);
 		ret = SPI_execute_plan(queue_prepare(&lock_webhooks_plan, lock_webhooks_sql, 1, lock_types),
 							   lock_values, NULL, false, 0);
 		if (ret != SPI_OK_SELECT)
