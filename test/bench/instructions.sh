@@ -13,7 +13,8 @@
 # by running this with each: the same N and MAX_CONCURRENCY give the same
 # work, but the batching follows the timing, so expect a few percent of
 # variation between runs of one build.  SETUP_SQL runs statements after
-# CREATE EXTENSION (experiments: an index dropped, say).
+# CREATE EXTENSION (experiments: an index dropped, say).  WEBHOOK=1 queues
+# the guide's webhook instead of ad-hoc rows (sink.sh).
 set -euo pipefail
 N=${1:-5000}
 CONC=${2:-64}
@@ -48,8 +49,8 @@ done
 sleep 2
 # (counters are not zeroed: callgrind_control cannot reach a process of
 # another user here; the start-up is small beside N deliveries)
-psql -c "INSERT INTO nextphone.outbox (method, url, body)
-	SELECT 'POST', 'http://127.0.0.1:$httpport/sink', '{\"n\":' || g || '}' FROM generate_series(1, $N) g"
+sink_webhook
+psql -c "$(sink_queue_sql "$N")" >/dev/null
 while [ "$(psql -c "SELECT count(*) FROM nextphone.outbox WHERE status IN ('pending', 'sending')")" != 0 ]; do
 	sleep 1
 done

@@ -7,6 +7,11 @@
 #                            location blocks, "location /" answers 200
 #   sink_initdb [CONF]       initdb in $dir/data, with the settings every
 #                            run needs and the lines of CONF after them
+#   sink_webhook             with WEBHOOK=1, the guide's webhook for the
+#                            sink (through the caller's psql function)
+#   sink_queue_sql N         the statement that queues N rows in one
+#                            transaction: ad-hoc rows, or with WEBHOOK=1
+#                            the webhook's, through nextphone.enqueue()
 #   sink_stop                stop the cluster and nginx (for a trap)
 
 sink_setup()
@@ -60,6 +65,38 @@ unix_socket_directories = '$dir'
 nextphone.allowed_networks = '127.0.0.0/8'
 ${1:-}
 CONF
+}
+
+# The guide's webhook configuration as the guide prints it (../shared/seed),
+# pointed at the sink, with a signing secret and an Authorization header that
+# names a secret: each request is rendered, resolved and signed, and the
+# webhook's health kept.
+sink_webhook()
+{
+	[ "${WEBHOOK:-0}" = 1 ] || return 0
+	local shared config
+	shared=${NEXTPHONE_SHARED:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../shared" && pwd)}
+	config=$(awk '/^### NextPhone Webhook Configuration/{f=1} f&&/^\140\140\140json/{g=1;next} g&&/^\140\140\140/{exit} g' \
+		"$shared/seed/000_369c8c97d32014d2.txt")
+	psql -v config="$config" -v url="http://127.0.0.1:$httpport/sink" >/dev/null <<'SQL'
+SELECT nextphone.set_secret('YOUR_API_KEY', 'sk_test_bench');
+SELECT nextphone.create_webhook((:'config'::jsonb || jsonb_build_object('url', :'url',
+	'headers', '{"Authorization": "Bearer {{secret.YOUR_API_KEY}}", "Content-Type": "application/json"}'::jsonb,
+	'signing_secret', nextphone.generate_secret()))::json);
+SQL
+}
+
+sink_queue_sql()
+{
+	if [ "${WEBHOOK:-0}" = 1 ]; then
+		echo "SELECT count(nextphone.enqueue('submitLeadToCRM', jsonb_build_object('first_name', 'John',
+			'caller_number', '+1555' || lpad(g::text, 7, '0'), 'email', 'john' || g || '@example.com',
+			'company_name', 'Smith Roofing', 'message', 'Needs roof inspection, mentioned leak in northwest corner')))
+			FROM generate_series(1, $1) g"
+	else
+		echo "INSERT INTO nextphone.outbox (method, url, body)
+			SELECT 'POST', 'http://127.0.0.1:$httpport/sink', '{\"n\":' || g || '}' FROM generate_series(1, $1) g"
+	fi
 }
 
 sink_stop()

@@ -20,11 +20,7 @@
 # SETUP_SQL runs the statements it holds after CREATE EXTENSION, and SETUP_CONF
 # is added to postgresql.conf (experiments).
 #
-# WEBHOOK=1 queues the guide's webhook instead of ad-hoc rows: its
-# configuration as the guide prints it (../shared/seed), pointed at the sink,
-# with a signing secret and an Authorization header naming a secret, and the
-# N rows queued by nextphone.enqueue() in one transaction: each request is
-# rendered, resolved and signed, and its webhook's health kept.
+# WEBHOOK=1 queues the guide's webhook instead of ad-hoc rows (sink.sh).
 # The transactions and WAL bytes of the throughput part are always printed.
 set -euo pipefail
 if [ "${TABLE:-0}" = 1 ]; then
@@ -126,26 +122,9 @@ if [ -n "${PERF:-}" ]; then	# PERF=file: a perf profile of the workers
 	perfpid=$!
 	sleep 0.5
 fi
-if [ "${WEBHOOK:-0}" = 1 ]; then
-	shared=${NEXTPHONE_SHARED:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../shared" && pwd)}
-	config=$(awk '/^### NextPhone Webhook Configuration/{f=1} f&&/^\140\140\140json/{g=1;next} g&&/^\140\140\140/{exit} g' \
-		"$shared/seed/000_369c8c97d32014d2.txt")
-	psql -v config="$config" -v url="http://127.0.0.1:$httpport/sink" <<'SQL'
-SELECT nextphone.set_secret('YOUR_API_KEY', 'sk_test_bench');
-SELECT nextphone.create_webhook((:'config'::jsonb || jsonb_build_object('url', :'url',
-	'headers', '{"Authorization": "Bearer {{secret.YOUR_API_KEY}}", "Content-Type": "application/json"}'::jsonb,
-	'signing_secret', nextphone.generate_secret()))::json);
-SQL
-	enqueue="SELECT count(nextphone.enqueue('submitLeadToCRM', jsonb_build_object('first_name', 'John',
-		'caller_number', '+1555' || lpad(g::text, 7, '0'), 'email', 'john' || g || '@example.com',
-		'company_name', 'Smith Roofing', 'message', 'Needs roof inspection, mentioned leak in northwest corner')))
-		FROM generate_series(1, $N) g"
-else
-	enqueue="INSERT INTO nextphone.outbox (method, url, body)
-	SELECT 'POST', 'http://127.0.0.1:$httpport/sink', '{\"n\":' || g || '}' FROM generate_series(1, $N) g"
-fi
+sink_webhook
 start=$(date +%s.%N)
-psql -c "$enqueue" >/dev/null
+psql -c "$(sink_queue_sql "$N")" >/dev/null
 # Wait on the workers' counters in one session (a loop of psql processes
 # would take CPU from the workers), then make sure no row is left queued.
 # The loop commits every round: a transaction held open for the whole run
