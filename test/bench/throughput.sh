@@ -5,7 +5,9 @@
 #   PG_CONFIG=... bash test/bench/throughput.sh [N] [MAX_CONCURRENCY] [WORKERS]
 #
 # Queues N rows (default 50000) in one transaction and reports the time until
-# all are delivered, the rate, the workers' CPU seconds and peak RSS; then,
+# all are delivered, from the start of that transaction and from its commit
+# (the workers see nothing before), the rate, the workers' CPU seconds and
+# peak RSS, and where the machine's CPU went; then,
 # with LATENCY=1 (default), 200 single enqueues one by one, reporting the
 # commit -> receiver latency p50/p99 (nginx's log has microsecond times).
 #
@@ -30,15 +32,16 @@ if [ "${TABLE:-0}" = 1 ]; then
 		for c in 8 64 256; do
 			out=$(TABLE=0 LATENCY=0 bash "$self" "${1:-50000}" "$c" "$w")
 			echo "$out"
-			rate=$(sed -n 's/.*: \([0-9]*\) deliveries\/s/\1/p' <<<"$out")
+			rate=$(sed -n 's/.*: \([0-9]*\) deliveries\/s, .*/\1/p' <<<"$out")
+			drain=$(sed -n 's/.*after the commit: \([0-9]*\)\/s.*/\1/p' <<<"$out")
 			cpu=$(sed -n 's/worker CPU: \(.*\) s/\1/p' <<<"$out")
 			rss=$(sed -n 's/.*peak RSS: \([0-9]*\) kB.*/\1/p' <<<"$out" | sort -n | tail -1)
-			printf '%-8s %-8s %12s %14s %16s\n' "$c" "$w" "$rate" "$cpu" "$rss" >> "$summary"
+			printf '%-8s %-8s %12s %14s %14s %16s\n' "$c" "$w" "$rate" "$drain" "$cpu" "$rss" >> "$summary"
 		done
 	done
 	TABLE=0 WRK=1 bash "$self" "${1:-50000}" "${2:-64}" "${3:-1}" | grep -A1 -E '== (latency|wrk)'
 	echo "== summary: ${1:-50000} rows"
-	printf '%-8s %-8s %12s %14s %16s\n' conc workers deliveries/s "worker CPU s" "peak RSS kB"
+	printf '%-8s %-8s %12s %14s %14s %16s\n' conc workers deliveries/s "after commit" "worker CPU s" "peak RSS kB"
 	cat "$summary"
 	rm -f "$summary"
 	exit 0
@@ -125,6 +128,7 @@ fi
 sink_webhook
 start=$(date +%s.%N)
 psql -c "$(sink_queue_sql "$N")" >/dev/null
+queued=$(date +%s.%N)
 # Wait on the workers' counters in one session (a loop of psql processes
 # would take CPU from the workers), then make sure no row is left queued.
 # The loop commits every round: a transaction held open for the whole run
@@ -146,12 +150,14 @@ if [ -n "${PERF:-}" ]; then
 	wait "$perfpid" || true
 fi
 tick=$(getconf CLK_TCK)
-python3 - "$start" "$end" "$N" "$cpu0" "$cpu1" "$tick" "$mcpu0" "$mcpu1" <<'PY'
+python3 - "$start" "$end" "$N" "$cpu0" "$cpu1" "$tick" "$queued" "$mcpu0" "$mcpu1" <<'PY'
 import sys
-s, e, n, c0, c1, tick = map(float, sys.argv[1:7])
-m0, m1 = (list(map(int, a.split())) for a in sys.argv[7:9])
+s, e, n, c0, c1, tick, q = map(float, sys.argv[1:8])
+m0, m1 = (list(map(int, a.split())) for a in sys.argv[8:10])
 d = [(b - a) / tick for a, b in zip(m0, m1)]
-print(f"delivered {int(n)} in {e - s:.2f} s: {n / (e - s):.0f} deliveries/s")
+print(f"delivered {int(n)} in {e - s:.2f} s: {n / (e - s):.0f} deliveries/s, "
+      f"from the start of the queueing transaction ({q - s:.2f} s to commit;"
+      f" after the commit: {n / (e - q):.0f}/s)")
 print(f"worker CPU: {(c1 - c0) / tick:.2f} s")
 print(f"machine CPU: {d[3]:.2f} of {d[4]:.2f} s busy: workers {d[0]:.2f}, nginx {d[1]:.2f},"
       f" other server processes {d[2]:.2f}, the rest (kernel work for no process, this script) {d[3] - sum(d[:3]):.2f}")
