@@ -14,7 +14,8 @@
  * (webhooks.previous_secret_until > now()), the delivery is signed with both
  * secrets and the header holds both signatures, separated by a space.  The
  * SQL function nextphone.signing_secrets(w nextphone.webhooks) returns the
- * secrets to use now (text[], current first), for the worker's claim query.
+ * secrets to use now (text[], current first); the worker's claim query
+ * writes the same expression out.
  *
  * Sign at send time, once per attempt: webhook-timestamp is the attempt's
  * own time, and the signature covers exactly the body bytes passed to

@@ -1163,6 +1163,14 @@ NextphoneWorkerMain(Datum main_arg)
 	 */
 	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
+	/*
+	 * The worker's statements name nextphone's objects in full; everything
+	 * else they call must be the built-in one, never a function of the same
+	 * name that a user put in a schema on the default search_path (the
+	 * claim hands signing secrets to array_remove()).
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+
 	worker_wait_for_extension();
 
 	worker_policy(&policy, number);

@@ -78,7 +78,7 @@ sink_webhook()
 	shared=${NEXTPHONE_SHARED:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../shared" && pwd)}
 	config=$(awk '/^### NextPhone Webhook Configuration/{f=1} f&&/^\140\140\140json/{g=1;next} g&&/^\140\140\140/{exit} g' \
 		"$shared/seed/000_369c8c97d32014d2.txt")
-	psql -v config="$config" -v url="http://127.0.0.1:$httpport/sink" >/dev/null <<'SQL'
+	psql -v ON_ERROR_STOP=1 -v config="$config" -v url="http://127.0.0.1:$httpport/sink" >/dev/null <<'SQL'
 SELECT nextphone.set_secret('YOUR_API_KEY', 'sk_test_bench');
 SELECT nextphone.create_webhook((:'config'::jsonb || jsonb_build_object('url', :'url',
 	'headers', '{"Authorization": "Bearer {{secret.YOUR_API_KEY}}", "Content-Type": "application/json"}'::jsonb,

@@ -99,12 +99,18 @@ machine_cpu() {
 import os, sys
 pm, ngx, workers = int(sys.argv[1]), int(sys.argv[2]), set(map(int, sys.argv[3].split()))
 def stat(pid):
-    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    try:
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:	# it just ended (and counts in its parent's)
+        return 0, 0
     return int(f[11]) + int(f[12]), int(f[13]) + int(f[14])	# own, waited-for children
 def children(pid):
     out = []
     for t in os.listdir(f"/proc/{pid}/task"):
-        out += map(int, open(f"/proc/{pid}/task/{t}/children").read().split())
+        try:
+            out += map(int, open(f"/proc/{pid}/task/{t}/children").read().split())
+        except FileNotFoundError:
+            pass
     return out
 w = sum(stat(p)[0] for p in workers)
 n = sum(stat(p)[0] for p in [ngx] + children(ngx))
@@ -115,6 +121,7 @@ print(w, n, o, sum(cpu) - cpu[3] - cpu[4], sum(cpu))
 PY
 }
 
+sink_webhook
 echo "== throughput: $N rows, max_concurrency $CONC, workers $WORKERS"
 cpu0=$(cpu_of)
 mcpu0=$(machine_cpu)
@@ -125,7 +132,6 @@ if [ -n "${PERF:-}" ]; then	# PERF=file: a perf profile of the workers
 	perfpid=$!
 	sleep 0.5
 fi
-sink_webhook
 start=$(date +%s.%N)
 psql -c "$(sink_queue_sql "$N")" >/dev/null
 queued=$(date +%s.%N)
