@@ -5,8 +5,9 @@
 #   PG_CONFIG=... bash test/valgrind.sh [N]        (default N = 10000)
 #
 # Starts a throwaway server with every process under valgrind, delivers N
-# messages to a local nginx sink in rounds of N/5, notes the worker's RSS
-# after each round (it must level off), then stops the worker with SIGTERM
+# messages to a local nginx sink in rounds of N/5, and one more round of the
+# guide's signed webhook, notes the worker's RSS after each round (it must
+# level off), then stops the worker with SIGTERM
 # so valgrind writes its leak report, and prints the worker's error and leak
 # summary.  Exit status 1 when valgrind reports an error or "definitely
 # lost" bytes in the worker.
@@ -54,6 +55,14 @@ for r in 1 2 3 4 5; do
 	done
 	echo "round $r: $((r * round)) delivered, worker private memory (RssAnon) $(awk '/RssAnon/ {print $2, $3}' /proc/$pid/status)"
 done
+# A last round of the guide's webhook: rendered, signed, a secret resolved,
+# the webhook's health kept (sink.sh)
+WEBHOOK=1 sink_webhook
+psql -c "$(WEBHOOK=1 sink_queue_sql "$round")" >/dev/null
+while [ "$(psql -c "SELECT count(*) FROM nextphone.outbox WHERE status <> 'delivered'")" != 0 ]; do
+	sleep 1
+done
+echo "round 6 (signed webhook): $((6 * round)) delivered, worker private memory (RssAnon) $(awk '/RssAnon/ {print $2, $3}' /proc/$pid/status)"
 psql -c "SELECT count(*) AS delivered, sum(attempts) AS attempts FROM nextphone.outbox"
 
 [ "${VALGRIND:-1}" = 0 ] && exit 0
