@@ -21,6 +21,24 @@ SELECT nextphone.sign_payload(:secret, 'msg_2', 1700000000, :payload) AS other_i
        nextphone.sign_payload(:secret, 'msg_1', 1700000001, :payload) AS other_ts,
        nextphone.sign_payload(:secret, 'msg_1', 1700000000, :payload || ' ') AS other_body;
 
+-- It is the HMAC-SHA256 of RFC 2104, as pgcrypto computes it, for every key
+-- length a secret may have (24 to 64 bytes), with 21 secrets used three
+-- times each, in turn and in a row.
+CREATE EXTENSION pgcrypto;
+SELECT pass, count(*) AS signatures,
+       count(*) FILTER (WHERE sig = 'v1,' || encode(hmac(convert_to(msg, 'UTF8'), key, 'sha256'), 'base64')) AS matching
+  FROM (SELECT pass, key, msg,
+               nextphone.sign_payload('whsec_' || replace(encode(key, 'base64'), E'\n', ''),
+                                      'msg_' || r, 1700000000 + r, :payload) AS sig
+          FROM (SELECT pass, key, r, 'msg_' || r || '.' || (1700000000 + r) || '.' || :payload AS msg
+                  FROM (SELECT n, substring(sha512(n::text::bytea) FROM 1 FOR n) AS key
+                          FROM generate_series(24, 64, 2) n) k,
+                       generate_series(1, 3) r,
+                       (VALUES ('in turn'), ('in a row')) p(pass)
+                 ORDER BY pass DESC, CASE WHEN pass = 'in turn' THEN r * 100 + n ELSE n * 100 + r END) ordered) s
+ GROUP BY pass ORDER BY pass DESC;
+DROP EXTENSION pgcrypto;
+
 -- verify_signature() takes the headers as a receiver got them (a jsonb
 -- object), signed now.
 SELECT extract(epoch FROM now())::bigint AS now_ts \gset
