@@ -33,6 +33,7 @@
 #include "signing.h"
 
 /* Response headers kept per attempt, in bytes of names and values */
+#define HTTP_MAX_RETRY_AFTER (365.0 * 24 * 3600)	/* seconds */
 #define HTTP_MAX_RESPONSE_HEADERS 8192
 
 typedef enum SlotState
@@ -205,13 +206,16 @@ http_header_cb(char *data, size_t size, size_t nitems, void *userp)
 		vlen--;
 	value = pnstrdup(value, vlen);
 
+	/*
+	 * Retry-After: delay-seconds (digits only: strtod() would also take
+	 * "inf" or "1e400") or an HTTP date; anything else is ignored.  The
+	 * outcome statement bounds the wait by the schedule, but it must get a
+	 * finite number: held to HTTP_MAX_RETRY_AFTER.
+	 */
 	if (strcmp(name, "retry-after") == 0)
 	{
-		char	   *end;
-		double		secs = strtod(value, &end);
-
-		if (end != value && *end == '\0' && secs >= 0)
-			slot->req.retry_after = secs;
+		if (vlen > 0 && strspn(value, "0123456789") == vlen)
+			slot->req.retry_after = Min(strtod(value, NULL), HTTP_MAX_RETRY_AFTER);
 		else
 		{
 			time_t		when = curl_getdate(value, NULL);
@@ -220,7 +224,7 @@ http_header_cb(char *data, size_t size, size_t nitems, void *userp)
 			{
 				double		delta = (double) when - (double) time(NULL);
 
-				slot->req.retry_after = delta > 0 ? delta : 0;
+				slot->req.retry_after = Min(Max(delta, 0), HTTP_MAX_RETRY_AFTER);
 			}
 		}
 	}

@@ -37,5 +37,25 @@ is($node->safe_psql('postgres',
 		"SELECT string_agg(DISTINCT status_code::text, ',') FROM nextphone.attempts"),
 	'429,503', 'status codes recorded');
 
+# A Retry-After that is neither a number of seconds nor an HTTP date is
+# ignored: the schedule's step (500 ms, +-20%) applies.  "inf" and "1e400"
+# are numbers to strtod(), and an infinite wait once made the statement that
+# records outcomes fail, for the whole batch, again and again.
+my @odd = ('/retry-after/inf', '/retry-after/1e400', '/retry-after/-5', '/retry-after/12abc');
+$node->safe_psql('postgres', qq{
+	INSERT INTO nextphone.outbox (webhook_id, method, url, body)
+	SELECT w.id, 'POST', 'http://127.0.0.1:$port' || p, '{}'
+	  FROM nextphone.webhooks w, unnest(ARRAY['} . join("', '", @odd) . qq{']) p});
+wait_for($node, "SELECT count(*) FROM nextphone.outbox WHERE status = 'dead'", '7',
+	'the four with an odd Retry-After dead after two attempts');
+%t = ();
+push @{ $t{ $_->{path} } }, $_->{t} for @{ receiver_requests($port) };
+for my $p (@odd)
+{
+	my $gap = $t{$p}[1] - $t{$p}[0];
+	ok($gap >= 0.4 - 0.02 && $gap <= 0.6 + 0.3,
+		sprintf('%s: ignored, second attempt after %.3f s (the step: 0.4 to 0.6 s)', $p, $gap));
+}
+
 $node->stop;
 done_testing();
