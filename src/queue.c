@@ -38,6 +38,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -1043,12 +1044,13 @@ queue_array(Datum *values, bool *nulls, int n, Oid type)
 }
 
 /*
- * QueueRecord
- *		Record n outcomes in one statement.
+ * queue_record_batch
+ *		Record n outcomes in one statement, and disable the webhooks that
+ *		must be; append to held[] the webhooks whose messages must wait.
  */
-void
-QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
-			int64 **held, int *nheld)
+static void
+queue_record_batch(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
+				   int64 *held, int *nheld)
 {
 	static const char *kinds[] = {"delivered", "gone", "fatal", "retry"};
 	Oid			types[14] = {INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
@@ -1066,13 +1068,6 @@ QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 	int			ndisable;
 	int64	   *disable_ids;
 	char	  **disable_reasons;
-
-	*held = NULL;
-	*nheld = 0;
-	if (n == 0)
-		return;
-
-	queue_begin("nextphone: record outcomes");
 
 	for (int c = 0; c < 9; c++)
 	{
@@ -1148,7 +1143,6 @@ QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 	ndisable = 0;
 	disable_ids = palloc(sizeof(int64) * (SPI_processed + 1));
 	disable_reasons = palloc(sizeof(char *) * (SPI_processed + 1));
-	*held = MemoryContextAlloc(queue_caller_cxt, sizeof(int64) * (SPI_processed + 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -1159,7 +1153,7 @@ QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 		Datum		wait = SPI_getbinval(tup, desc, 4, &isnull);
 
 		if (disabling || (!isnull && DatumGetBool(wait)))
-			(*held)[(*nheld)++] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			held[(*nheld)++] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 		if (!disabling)
 			continue;
 		disable_ids[ndisable] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
@@ -1182,7 +1176,102 @@ QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 		if (ret != SPI_OK_UPDATE)
 			elog(ERROR, "could not disable a webhook: %s", SPI_result_code_string(ret));
 	}
+}
 
+/*
+ * queue_record_guarded
+ *		queue_record_batch() in a subtransaction: false, and *message set,
+ *		if it failed (then nothing of it is kept).
+ */
+static bool
+queue_record_guarded(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
+					 int64 *held, int *nheld, char **message)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	int			nheld_before = *nheld;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		queue_record_batch(policy, outcomes, n, held, nheld);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		*message = edata->message;
+		*nheld = nheld_before;
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return ok;
+}
+
+/*
+ * QueueRecord
+ *		Record n outcomes, in one statement if it can be done.
+ *
+ * A response is whatever a receiver sent, and one outcome that the
+ * statement cannot take must not stop the others, or the worker: then the
+ * outcomes are recorded one at a time, and one that still fails is recorded
+ * without its response (no status code, headers or body; the error says
+ * why).  If even that fails, its row stays in sending until its lease
+ * expires, and is then sent again.
+ */
+void
+QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
+			int64 **held, int *nheld)
+{
+	char	   *message;
+
+	*held = NULL;
+	*nheld = 0;
+	if (n == 0)
+		return;
+
+	queue_begin("nextphone: record outcomes");
+	*held = MemoryContextAlloc(queue_caller_cxt, sizeof(int64) * n);
+	if (!queue_record_guarded(policy, outcomes, n, *held, nheld, &message))
+	{
+		if (n > 1)
+			ereport(WARNING,
+					(errmsg("could not record the outcomes of %d requests in one statement: %s",
+							n, message),
+					 errdetail("They are recorded one at a time.")));
+		for (int i = 0; i < n; i++)
+		{
+			QueueOutcome bare;
+
+			if (n > 1 && queue_record_guarded(policy, &outcomes[i], 1, *held, nheld, &message))
+				continue;
+			bare = outcomes[i];
+			bare.status_code = 0;
+			bare.retry_after = -1;
+			bare.response_headers = NULL;
+			bare.response_headers_len = 0;
+			bare.response_body = NULL;
+			bare.error = psprintf("the outcome could not be recorded: %s", message);
+			ereport(WARNING,
+					(errmsg("could not record the outcome of message " INT64_FORMAT ": %s",
+							outcomes[i].id, message),
+					 errdetail("It is recorded without the response.")));
+			if (!queue_record_guarded(policy, &bare, 1, *held, nheld, &message))
+				ereport(WARNING,
+						(errmsg("could not record the outcome of message " INT64_FORMAT ": %s",
+								outcomes[i].id, message),
+						 errdetail("It stays in sending until its lease expires, and is then sent again.")));
+		}
+	}
 	queue_end();
 }
 
