@@ -33,8 +33,10 @@
 #include "signing.h"
 
 /* Response headers kept per attempt, in bytes of names and values */
-#define HTTP_MAX_RETRY_AFTER (365.0 * 24 * 3600)	/* seconds */
 #define HTTP_MAX_RESPONSE_HEADERS 8192
+
+/* The longest Retry-After taken, in seconds (the schedule bounds it anyway) */
+#define HTTP_MAX_RETRY_AFTER (365.0 * 24 * 3600)
 
 typedef enum SlotState
 {

@@ -172,10 +172,11 @@ static const char *reclaim_sql =
 
 /*
  * Record outcomes.  Rows still leased by this worker only: a row whose lease
- * expired and was taken back meanwhile keeps its new state (the attempt is
- * still recorded: it was made).  The update tests the lease again because a
- * change made while this statement runs is seen only by the update's
- * recheck of the row's newest version.  Entry k of the schedule (from 0) is
+ * expired and was taken back keeps its new state (and, if that happened
+ * while this statement ran, its attempt is still recorded: it was made).
+ * The update tests the lease again because a change made while this
+ * statement runs is seen only by the update's recheck of the row's newest
+ * version.  Entry k of the schedule (from 0) is
  * the wait before attempt k + 1.
  */
 static const char *record_sql =
@@ -299,6 +300,17 @@ static const char *purge_sql =
 " a AS (DELETE FROM nextphone.attempts WHERE outbox_id IN (SELECT id FROM old))"
 "DELETE FROM nextphone.outbox WHERE id IN (SELECT id FROM old)";
 
+/*
+ * End a message whose outcome could not be recorded at all (see
+ * QueueRecord): delivered if it was, dead otherwise, the error saying why.
+ */
+static const char *last_resort_sql =
+"UPDATE nextphone.outbox"
+"   SET status = CASE WHEN $2 THEN 'delivered' ELSE 'dead' END,"
+"       delivered_at = CASE WHEN $2 THEN now() END,"
+"       attempts = attempts + 1, last_error = $3, lease_until = NULL, leased_by = NULL"
+" WHERE id = $1 AND status = 'sending' AND leased_by = $4";
+
 static const char *secrets_sql =
 "SELECT name, value FROM nextphone.secrets";
 
@@ -314,11 +326,12 @@ static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr disable_webhook_plan = NULL;
 static SPIPlanPtr lock_webhooks_plan = NULL;
 static SPIPlanPtr purge_plan = NULL;
+static SPIPlanPtr last_resort_plan = NULL;
 
 static SPIPlanPtr *const all_plans[] = {
 	&claim_plan, &special_plan, &claim_webhook_plan, &claimed_webhook_plan,
 	&next_due_plan, &reclaim_plan, &release_plan, &record_plan,
-	&disable_webhook_plan, &lock_webhooks_plan, &purge_plan
+	&disable_webhook_plan, &lock_webhooks_plan, &purge_plan, &last_resort_plan
 };
 
 /*
@@ -1044,9 +1057,42 @@ queue_array(Datum *values, bool *nulls, int n, Oid type)
 }
 
 /*
+ * queue_lock_webhooks
+ *		Lock the webhooks of n outcomes, if they have any, in id order.
+ */
+static void
+queue_lock_webhooks(QueueOutcome *outcomes, int n)
+{
+	Oid			types[1] = {INT8ARRAYOID};
+	Datum		values[1];
+	int64	   *webhook_ids = palloc(sizeof(int64) * n);
+	int			nwebhooks = 0;
+	Datum	   *ids;
+	int			ret;
+
+	for (int i = 0; i < n; i++)
+		if (outcomes[i].webhook_id != 0)
+			webhook_ids[nwebhooks++] = outcomes[i].webhook_id;
+	if (nwebhooks == 0)
+		return;
+	qsort(webhook_ids, nwebhooks, sizeof(int64), queue_int64_cmp);
+	nwebhooks = qunique(webhook_ids, nwebhooks, sizeof(int64), queue_int64_cmp);
+	ids = palloc(sizeof(Datum) * nwebhooks);
+	for (int i = 0; i < nwebhooks; i++)
+		ids[i] = Int64GetDatum(webhook_ids[i]);
+	values[0] = queue_array(ids, NULL, nwebhooks, INT8OID);
+	ret = SPI_execute_plan(queue_prepare(&lock_webhooks_plan, lock_webhooks_sql, 1, types),
+						   values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not lock the webhooks of finished messages: %s",
+			 SPI_result_code_string(ret));
+}
+
+/*
  * queue_record_batch
  *		Record n outcomes in one statement, and disable the webhooks that
  *		must be; append to held[] the webhooks whose messages must wait.
+ *		Their webhooks are locked already.
  */
 static void
 queue_record_batch(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
@@ -1061,10 +1107,7 @@ queue_record_batch(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 	bool	   *nulls[9];
 	Oid			coltypes[9] = {INT8OID, TEXTOID, INT4OID, TEXTOID, FLOAT8OID,
 	TIMESTAMPTZOID, FLOAT8OID, JSONBOID, TEXTOID};
-	Oid			lock_types[1] = {INT8ARRAYOID};
 	int			ret;
-	int64	   *webhook_ids;
-	int			nwebhooks;
 	int			ndisable;
 	int64	   *disable_ids;
 	char	  **disable_reasons;
@@ -1107,29 +1150,6 @@ queue_record_batch(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 	values[12] = Int32GetDatum(policy->disable_after_s);
 	values[13] = Int32GetDatum(policy->worker_number);
 
-	/* the batch's webhooks, if it has any: locked first */
-	webhook_ids = palloc(sizeof(int64) * n);
-	nwebhooks = 0;
-	for (int i = 0; i < n; i++)
-		if (outcomes[i].webhook_id != 0)
-			webhook_ids[nwebhooks++] = outcomes[i].webhook_id;
-	if (nwebhooks > 0)
-	{
-		Datum		lock_values[1];
-		Datum	   *ids;
-
-		qsort(webhook_ids, nwebhooks, sizeof(int64), queue_int64_cmp);
-		nwebhooks = qunique(webhook_ids, nwebhooks, sizeof(int64), queue_int64_cmp);
-		ids = palloc(sizeof(Datum) * nwebhooks);
-		for (int i = 0; i < nwebhooks; i++)
-			ids[i] = Int64GetDatum(webhook_ids[i]);
-		lock_values[0] = queue_array(ids, NULL, nwebhooks, INT8OID);
-		ret = SPI_execute_plan(queue_prepare(&lock_webhooks_plan, lock_webhooks_sql, 1, lock_types),
-							   lock_values, NULL, false, 0);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "could not lock the webhooks of finished messages: %s",
-				 SPI_result_code_string(ret));
-	}
 	ret = SPI_execute_plan(queue_prepare(&record_plan, record_sql, 14, types),
 						   values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING)
@@ -1179,9 +1199,26 @@ queue_record_batch(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 }
 
 /*
+ * queue_data_error
+ *		Whether an error says something about the data a statement was given
+ *		(which recording it in parts, or without the response, may get
+ *		past), rather than about the server or the session.
+ */
+static bool
+queue_data_error(int sqlerrcode)
+{
+	int			class = ERRCODE_TO_CATEGORY(sqlerrcode);
+
+	return class == ERRCODE_DATA_EXCEPTION ||
+		class == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
+		class == ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+}
+
+/*
  * queue_record_guarded
  *		queue_record_batch() in a subtransaction: false, and *message set,
- *		if it failed (then nothing of it is kept).
+ *		if it failed for the data it was given (then nothing of it is kept);
+ *		any other error is raised again.
  */
 static bool
 queue_record_guarded(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
@@ -1189,11 +1226,13 @@ queue_record_guarded(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
+	MemoryContext work = AllocSetContextCreate(cxt, "nextphone record",
+											   ALLOCSET_DEFAULT_SIZES);
 	int			nheld_before = *nheld;
-	volatile bool ok = true;
+	ErrorData  *volatile edata = NULL;
 
 	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
+	MemoryContextSwitchTo(work);
 	PG_TRY();
 	{
 		queue_record_batch(policy, outcomes, n, held, nheld);
@@ -1201,20 +1240,119 @@ queue_record_guarded(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
-		*message = edata->message;
-		*nheld = nheld_before;
-		ok = false;
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
-	return ok;
+	MemoryContextDelete(work);
+	if (edata == NULL)
+		return true;
+	if (!queue_data_error(edata->sqlerrcode))
+		ReThrowError(edata);
+	*message = edata->message;
+	*nheld = nheld_before;
+	return false;
+}
+
+/*
+ * queue_record_last_resort
+ *		End a message whose outcome could not be recorded even without its
+ *		response, touching nothing but its outbox row (last_resort_sql).
+ *		Otherwise it would stay in sending, and be sent again after every
+ *		lease, for ever.
+ */
+static void
+queue_record_last_resort(const QueuePolicy *policy, const QueueOutcome *o,
+						 const char *message)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	Oid			types[4] = {INT8OID, BOOLOID, TEXTOID, INT4OID};
+	Datum		values[4];
+	ErrorData  *volatile edata = NULL;
+
+	values[0] = Int64GetDatum(o->id);
+	values[1] = BoolGetDatum(o->kind == OUTCOME_DELIVERED);
+	values[2] = CStringGetTextDatum(psprintf("the outcome could not be recorded: %s", message));
+	values[3] = Int32GetDatum(policy->worker_number);
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		int			ret = SPI_execute_plan(queue_prepare(&last_resort_plan, last_resort_sql, 4, types),
+										   values, NULL, false, 0);
+
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "could not end message " INT64_FORMAT ": %s",
+				 o->id, SPI_result_code_string(ret));
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	if (edata != NULL)
+		ReThrowError(edata);
+	ereport(WARNING,
+			(errmsg("could not record the outcome of message %lld even without its response: %s",
+					(long long) o->id, message),
+			 errdetail("The message is now %s, with no attempts row for this attempt.",
+					   o->kind == OUTCOME_DELIVERED ? "delivered" : "dead")));
+}
+
+/*
+ * queue_record_parts
+ *		Record n outcomes that could not be recorded together: each half
+ *		together if it can be, and so on down to one outcome, which is then
+ *		recorded without its response (status code, headers, body, the
+ *		error saying why) or, failing that, ended by
+ *		queue_record_last_resort().  Halving keeps the subtransactions few
+ *		when a large batch holds one bad outcome.
+ */
+static void
+queue_record_parts(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
+				   int64 *held, int *nheld, const char *message)
+{
+	QueueOutcome bare;
+	char	   *why;
+
+	if (n > 1)
+	{
+		int			half = n / 2;
+
+		if (!queue_record_guarded(policy, outcomes, half, held, nheld, &why))
+			queue_record_parts(policy, outcomes, half, held, nheld, why);
+		if (!queue_record_guarded(policy, outcomes + half, n - half, held, nheld, &why))
+			queue_record_parts(policy, outcomes + half, n - half, held, nheld, why);
+		return;
+	}
+
+	bare = outcomes[0];
+	bare.status_code = 0;
+	bare.retry_after = -1;
+	bare.response_headers = NULL;
+	bare.response_headers_len = 0;
+	bare.response_body = NULL;
+	bare.error = outcomes[0].error != NULL ?
+		psprintf("the outcome could not be recorded: %s; %s", message, outcomes[0].error) :
+		psprintf("the outcome could not be recorded: %s", message);
+	ereport(WARNING,
+			(errmsg("could not record the outcome of message %lld: %s",
+					(long long) outcomes[0].id, message),
+			 errdetail("It is recorded without the response.")));
+	if (!queue_record_guarded(policy, &bare, 1, held, nheld, &why))
+		queue_record_last_resort(policy, &outcomes[0], why);
 }
 
 /*
@@ -1222,11 +1360,11 @@ queue_record_guarded(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
  *		Record n outcomes, in one statement if it can be done.
  *
  * A response is whatever a receiver sent, and one outcome that the
- * statement cannot take must not stop the others, or the worker: then the
- * outcomes are recorded one at a time, and one that still fails is recorded
- * without its response (no status code, headers or body; the error says
- * why).  If even that fails, its row stays in sending until its lease
- * expires, and is then sent again.
+ * statement cannot take (an error about the data: a bad value, a constraint
+ * an operator added) must not stop the others, or the worker: then the
+ * batch is recorded in parts (queue_record_parts).  Any other error (lock
+ * timeout, cancel, serialization failure, out of memory) is raised as
+ * before: the worker restarts and puts its leased rows back.
  */
 void
 QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
@@ -1241,36 +1379,15 @@ QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 
 	queue_begin("nextphone: record outcomes");
 	*held = MemoryContextAlloc(queue_caller_cxt, sizeof(int64) * n);
+	queue_lock_webhooks(outcomes, n);
 	if (!queue_record_guarded(policy, outcomes, n, *held, nheld, &message))
 	{
 		if (n > 1)
 			ereport(WARNING,
 					(errmsg("could not record the outcomes of %d requests in one statement: %s",
 							n, message),
-					 errdetail("They are recorded one at a time.")));
-		for (int i = 0; i < n; i++)
-		{
-			QueueOutcome bare;
-
-			if (n > 1 && queue_record_guarded(policy, &outcomes[i], 1, *held, nheld, &message))
-				continue;
-			bare = outcomes[i];
-			bare.status_code = 0;
-			bare.retry_after = -1;
-			bare.response_headers = NULL;
-			bare.response_headers_len = 0;
-			bare.response_body = NULL;
-			bare.error = psprintf("the outcome could not be recorded: %s", message);
-			ereport(WARNING,
-					(errmsg("could not record the outcome of message " INT64_FORMAT ": %s",
-							outcomes[i].id, message),
-					 errdetail("It is recorded without the response.")));
-			if (!queue_record_guarded(policy, &bare, 1, *held, nheld, &message))
-				ereport(WARNING,
-						(errmsg("could not record the outcome of message " INT64_FORMAT ": %s",
-								outcomes[i].id, message),
-						 errdetail("It stays in sending until its lease expires, and is then sent again.")));
-		}
+					 errdetail("The outcomes will be recorded in parts.")));
+		queue_record_parts(policy, outcomes, n, *held, nheld, message);
 	}
 	queue_end();
 }

@@ -1171,6 +1171,13 @@ NextphoneWorkerMain(Datum main_arg)
 	 */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
+	/*
+	 * The queue's statements are written for read committed (a claim skips
+	 * what others locked, an update rechecks a row's newest version),
+	 * whatever default_transaction_isolation the database has.
+	 */
+	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+
 	worker_wait_for_extension();
 
 	worker_policy(&policy, number);

@@ -1,8 +1,9 @@
 # An outcome the outcome statement cannot take stops neither the other
 # outcomes of its batch nor the worker.  Here a constraint the operator
-# added to nextphone.attempts refuses status 418: the batch is recorded one
-# outcome at a time, the 418 ones without their response (the error says
-# why), and they go their way through the retry schedule to dead.
+# added to nextphone.attempts refuses status 418: the batch is recorded in
+# parts, the 418 ones without their response (the error says why), and they
+# go their way through the retry schedule to dead.  When even that is
+# refused, only the outbox row is ended.
 use strict;
 use warnings;
 use FindBin;
@@ -15,12 +16,15 @@ my $port = start_receiver();
 my $node = worker_node('unrecordable');
 my $pid = $node->safe_psql('postgres', 'SELECT pid FROM nextphone.worker_status()');
 
+my $wid = add_webhook($node, tool_name => "'teapot'", url => "'http://127.0.0.1:$port/ok'");
 $node->safe_psql('postgres', q{
 	ALTER TABLE nextphone.attempts ADD CONSTRAINT no_teapots CHECK (status_code <> 418)});
-# One statement, so that the worker finds them all due at once.
+# One statement, so that the worker finds them all due at once; half of
+# them the webhook's (whose health the batch keeps).
 $node->safe_psql('postgres', qq{
-	INSERT INTO nextphone.outbox (method, url, body)
-	SELECT 'POST', 'http://127.0.0.1:$port' || CASE WHEN g % 10 = 0 THEN '/status/418' ELSE '/ok' END,
+	INSERT INTO nextphone.outbox (webhook_id, method, url, body)
+	SELECT CASE WHEN g % 2 = 0 THEN $wid END, 'POST',
+	       'http://127.0.0.1:$port' || CASE WHEN g % 10 = 0 THEN '/status/418' ELSE '/ok' END,
 	       '{"n": ' || g || '}'
 	  FROM generate_series(1, 40) g});
 wait_for($node, "SELECT count(*) FROM nextphone.outbox WHERE status IN ('delivered', 'dead')", '40',
@@ -43,7 +47,26 @@ is($node->safe_psql('postgres', 'SELECT pid FROM nextphone.worker_status()'), $p
 	'the worker never restarted');
 like(slurp_file($node->logfile),
 	qr/WARNING:  could not record the outcomes of \d+ requests in one statement: new row for relation "attempts" violates check constraint "no_teapots"/,
-	'the log says why the batch was recorded one at a time');
+	'the log says why the batch was recorded in parts');
+is($node->safe_psql('postgres', "SELECT last_success_at IS NOT NULL FROM nextphone.webhooks WHERE id = $wid"),
+	't', "the webhook's health kept");
+
+# Refused even without the response: the outbox row alone is ended, dead
+# (or delivered, had it been), saying why; no attempts row.
+$node->safe_psql('postgres', q{
+	ALTER TABLE nextphone.attempts ADD CONSTRAINT no_bare
+	  CHECK (error NOT LIKE 'the outcome could not be recorded%') NOT VALID});
+my $last = $node->safe_psql('postgres', qq{
+	INSERT INTO nextphone.outbox (method, url, body)
+	VALUES ('POST', 'http://127.0.0.1:$port/status/418', '{}') RETURNING id});
+wait_for($node, "SELECT status FROM nextphone.outbox WHERE id = $last", 'dead',
+	'a message whose outcome cannot be recorded at all ends dead');
+like($node->safe_psql('postgres', "SELECT attempts || ' ' || last_error FROM nextphone.outbox WHERE id = $last"),
+	qr/^1 the outcome could not be recorded: .*"no_bare"/, 'after one attempt, saying why');
+is($node->safe_psql('postgres', "SELECT count(*) FROM nextphone.attempts WHERE outbox_id = $last"),
+	'0', 'with no attempts row');
+is($node->safe_psql('postgres', 'SELECT pid FROM nextphone.worker_status()'), $pid,
+	'the worker still never restarted');
 
 $node->stop;
 done_testing();
