@@ -821,11 +821,38 @@ job_free(QueueJob *job)
 }
 
 /*
+ * job_refusal
+ *		Why a claimed row must never be sent, or NULL: it has no request at
+ *		all (a dead row that was never rendered, set pending by hand), or a
+ *		header line holds a line break.  Header values are checked for those
+ *		when a row is queued, but an UPDATE of the outbox, or a secret
+ *		written into nextphone.secrets directly, can still bring one, and
+ *		sent as it is it would add headers of its own to the request.
+ */
+static const char *
+job_refusal(const QueueJob *job)
+{
+	ListCell   *lc;
+
+	if (job->method == NULL || job->url == NULL)
+		return "the message has no method or URL: it was never rendered";
+	foreach(lc, job->headers)
+	{
+		const char *line = (const char *) lfirst(lc);
+
+		if (strpbrk(line, "\r\n") != NULL)
+			return psprintf("header \"%.*s\" holds a line break (changed since it was queued, or a secret it names holds one): it is never sent",
+							(int) strcspn(line, ":"), line);
+	}
+	return NULL;
+}
+
+/*
  * claim_jobs
  *		Claim up to "limit" due rows, "now" of them to send at once; rows
- *		that cannot be sent (a missing secret) become failed attempts among
- *		the outcomes to record, and rows with no request at all (a dead row
- *		that was never rendered, set pending by hand) dead ones.
+ *		that cannot be sent now (a missing secret) become failed attempts
+ *		among the outcomes to record, and rows that must never be sent
+ *		(job_refusal) dead ones.
  */
 static List *
 claim_jobs(const QueuePolicy *policy, int now, int limit, int *nclaimed)
@@ -841,16 +868,16 @@ claim_jobs(const QueuePolicy *policy, int now, int limit, int *nclaimed)
 	foreach(lc, jobs)
 	{
 		QueueJob   *job = (QueueJob *) lfirst(lc);
+		const char *refusal = NULL;
 
-		if (job->error != NULL || job->method == NULL || job->url == NULL)
+		if (job->error != NULL || (refusal = job_refusal(job)) != NULL)
 		{
 			QueueOutcome *o = pending_add();
 
 			o->id = job->id;
 			o->webhook_id = job->webhook_id;
 			o->kind = job->error != NULL ? OUTCOME_RETRY : OUTCOME_FATAL;
-			o->error = MemoryContextStrdup(outcome_cxt, job->error != NULL ? job->error :
-										   "the message has no method or URL: it was never rendered");
+			o->error = MemoryContextStrdup(outcome_cxt, job->error != NULL ? job->error : refusal);
 			o->retry_after = -1;
 			o->started_at = GetCurrentTimestamp();
 			failed++;

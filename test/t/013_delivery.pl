@@ -66,6 +66,23 @@ is($node->safe_psql('postgres', qq{
 	  FROM nextphone.attempts WHERE outbox_id = $odd}),
 	'200|ok |caf|second|Kept', 'headers and body cut at the first such byte');
 
+# A header value is checked for line breaks when queued; one that an UPDATE
+# puts there later is never sent (it would add headers of its own to the
+# request): the message goes dead, saying why.
+my $later = $node->safe_psql('postgres', qq{
+	INSERT INTO nextphone.outbox (method, url, headers, body, next_attempt_at)
+	VALUES ('POST', 'http://127.0.0.1:$port/changed', '{"X-Note": "fine"}', '{}', now() + interval '1 hour')
+	RETURNING id});
+$node->safe_psql('postgres', qq{
+	UPDATE nextphone.outbox SET headers = jsonb_build_object('X-Note', E'fine\r\nX-Injected: yes'),
+	       next_attempt_at = now()
+	 WHERE id = $later});
+wait_for($node, "SELECT status FROM nextphone.outbox WHERE id = $later", 'dead',
+	'a header given a line break after it was queued');
+like($node->safe_psql('postgres', "SELECT last_error FROM nextphone.outbox WHERE id = $later"),
+	qr/^header "X-Note" holds a line break/, 'the error names the header');
+ok(!grep({ $_->{path} eq '/changed' } @{ receiver_requests($port) }), 'and nothing was sent');
+
 # Other methods: GET without a body, PUT and DELETE with one.
 $node->safe_psql('postgres', qq{
 	INSERT INTO nextphone.outbox (method, url, body) VALUES
