@@ -824,10 +824,11 @@ job_free(QueueJob *job)
  * job_refusal
  *		Why a claimed row must never be sent, or NULL: it has no request at
  *		all (a dead row that was never rendered, set pending by hand), or a
- *		header line holds a line break.  Header values are checked for those
- *		when a row is queued, but an UPDATE of the outbox, or a secret
- *		written into nextphone.secrets directly, can still bring one, and
- *		sent as it is it would add headers of its own to the request.
+ *		header line, or the message id (sent as webhook-id), holds a line
+ *		break.  Header values are checked for those when a row is queued,
+ *		but an UPDATE of the outbox, a secret written into nextphone.secrets
+ *		directly, or a message id given by the inserter can still bring one,
+ *		and sent as it is it would add headers of its own to the request.
  */
 static const char *
 job_refusal(const QueueJob *job)
@@ -836,6 +837,8 @@ job_refusal(const QueueJob *job)
 
 	if (job->method == NULL || job->url == NULL)
 		return "the message has no method or URL: it was never rendered";
+	if (strpbrk(job->msg_id, "\r\n") != NULL)
+		return "the message id holds a line break: it is never sent";
 	foreach(lc, job->headers)
 	{
 		const char *line = (const char *) lfirst(lc);

@@ -82,6 +82,15 @@ wait_for($node, "SELECT status FROM nextphone.outbox WHERE id = $later", 'dead',
 like($node->safe_psql('postgres', "SELECT last_error FROM nextphone.outbox WHERE id = $later"),
 	qr/^header "X-Note" holds a line break/, 'the error names the header');
 ok(!grep({ $_->{path} eq '/changed' } @{ receiver_requests($port) }), 'and nothing was sent');
+# The same for a message id given by the inserter: it is sent as webhook-id.
+my $odd_id = $node->safe_psql('postgres', qq{
+	INSERT INTO nextphone.outbox (msg_id, method, url, body)
+	VALUES (E'msg_1\r\nX-Injected: yes', 'POST', 'http://127.0.0.1:$port/odd-id', '{}') RETURNING id});
+wait_for($node, "SELECT status FROM nextphone.outbox WHERE id = $odd_id", 'dead',
+	'a message id holding a line break');
+is($node->safe_psql('postgres', "SELECT last_error FROM nextphone.outbox WHERE id = $odd_id"),
+	'the message id holds a line break: it is never sent', 'saying so');
+ok(!grep({ $_->{path} eq '/odd-id' } @{ receiver_requests($port) }), 'and it was not sent');
 
 # Other methods: GET without a body, PUT and DELETE with one.
 $node->safe_psql('postgres', qq{
