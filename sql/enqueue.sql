@@ -133,6 +133,12 @@ SELECT nextphone.update_webhook('needsEmail', '{"events": []}');
 
 -- A message id never changes.
 UPDATE nextphone.outbox SET msg_id = 'msg_mine' WHERE id = :id;
+-- One given by the inserter is sent as webhook-id: it may not be empty or
+-- hold a line break.
+INSERT INTO nextphone.outbox (msg_id, method, url, body)
+VALUES (E'msg_1\r\nX-Injected: yes', 'POST', 'https://example.com/x', '{}');
+INSERT INTO nextphone.outbox (msg_id, method, url, body)
+VALUES ('', 'POST', 'https://example.com/x', '{}');
 
 -- 5. webhook_trigger() on a table of your own: the row (NEW, or OLD on
 -- DELETE) is the variables, with the built-ins of the business the row

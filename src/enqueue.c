@@ -114,12 +114,13 @@ typedef enum OutboxColumn
 	OC_STATUS,
 	OC_LAST_ERROR,
 	OC_NEXT_ATTEMPT_AT,
+	OC_MSG_ID,
 	OC_COUNT
 } OutboxColumn;
 
 static const char *const outbox_column_names[OC_COUNT] = {
 	"webhook_id", "webhook", "business_id", "event", "vars", "method", "url",
-	"headers", "body", "status", "last_error", "next_attempt_at"
+	"headers", "body", "status", "last_error", "next_attempt_at", "msg_id"
 };
 
 /*
@@ -1476,6 +1477,20 @@ prepare_row(TupleDesc desc, HeapTuple tuple)
 	{
 		values[c] = all[cols[c]];
 		nulls[c] = allnulls[cols[c]];
+	}
+
+	/* a message id given by the inserter goes out as the webhook-id header */
+	if (!nulls[OC_MSG_ID])
+	{
+		text	   *msg_id = DatumGetTextPP(values[OC_MSG_ID]);
+
+		if (VARSIZE_ANY_EXHDR(msg_id) == 0 ||
+			memchr(VARDATA_ANY(msg_id), '\r', VARSIZE_ANY_EXHDR(msg_id)) != NULL ||
+			memchr(VARDATA_ANY(msg_id), '\n', VARSIZE_ANY_EXHDR(msg_id)) != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("message id of outbox row is empty or holds a line break"),
+					 errdetail("The message id is sent as the webhook-id header.")));
 	}
 
 	if (!nulls[OC_WEBHOOK_ID] || !nulls[OC_WEBHOOK])
