@@ -80,3 +80,24 @@ CREATE TRIGGER cache_invalidate_update
 		parameters, events, enabled, retry_schedule ON nextphone.webhooks
 	FOR EACH STATEMENT EXECUTE FUNCTION nextphone.cache_invalidate();
 ALTER TABLE nextphone.webhooks ENABLE ALWAYS TRIGGER cache_invalidate_update;
+
+-- keep_msg_id is an AFTER trigger: a BEFORE row trigger on the outbox, even
+-- one that does not fire, makes every update of a row fetch the row again
+-- for it, and the delivery worker updates each row twice.
+CREATE OR REPLACE FUNCTION nextphone.keep_msg_id()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NEW.msg_id IS DISTINCT FROM OLD.msg_id THEN
+		RAISE EXCEPTION 'cannot change the message id of an outbox row'
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'The message id is sent as webhook-id on every attempt: receivers use it to drop duplicates.';
+	END IF;
+	RETURN NULL;
+END
+$$;
+DROP TRIGGER keep_msg_id ON nextphone.outbox;
+CREATE TRIGGER keep_msg_id AFTER UPDATE OF msg_id ON nextphone.outbox
+	FOR EACH ROW EXECUTE FUNCTION nextphone.keep_msg_id();

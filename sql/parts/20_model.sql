@@ -856,13 +856,16 @@ BEGIN
 			USING ERRCODE = 'feature_not_supported',
 				  DETAIL = 'The message id is sent as webhook-id on every attempt: receivers use it to drop duplicates.';
 	END IF;
-	RETURN NEW;
+	RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION nextphone.keep_msg_id() IS
   'Internal trigger: refuses a change of an outbox row''s message id';
 
-CREATE TRIGGER keep_msg_id BEFORE UPDATE OF msg_id ON nextphone.outbox
+-- An AFTER trigger: a BEFORE row trigger on the outbox, even one that does
+-- not fire, makes every update of a row fetch the row again for it, and the
+-- delivery worker updates each row twice (claim and outcome).
+CREATE TRIGGER keep_msg_id AFTER UPDATE OF msg_id ON nextphone.outbox
 	FOR EACH ROW EXECUTE FUNCTION nextphone.keep_msg_id();
 
 CREATE FUNCTION nextphone.enqueue(tool_name text, vars jsonb DEFAULT '{}')
