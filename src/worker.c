@@ -1208,6 +1208,16 @@ NextphoneWorkerMain(Datum main_arg)
 	 */
 	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
 
+	/*
+	 * A lock_timeout set for the database or the role (a common guard for
+	 * migrations) must not reach the worker: recording outcomes waits for
+	 * the rows of the batch's webhooks, which a session editing a webhook
+	 * may hold, and an error there would restart the worker, which would
+	 * send the batch again.  The worker waits instead, as pg_stat_activity
+	 * shows.  (statement_timeout is armed only for a client's statements.)
+	 */
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+
 	worker_wait_for_extension();
 
 	worker_policy(&policy, number);
