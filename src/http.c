@@ -38,6 +38,14 @@
 /* The longest Retry-After taken, in seconds (the schedule bounds it anyway) */
 #define HTTP_MAX_RETRY_AFTER (365.0 * 24 * 3600)
 
+/*
+ * Bytes of a response body read and dropped past nextphone.max_response_size,
+ * so that the connection can serve the next request; past them the transfer
+ * ends there and the connection is closed.  The status decides the outcome
+ * either way: an endless body after a 200 is a delivery, not a timeout.
+ */
+#define HTTP_MAX_DISCARD (1024 * 1024)
+
 typedef enum SlotState
 {
 	SLOT_FREE,
@@ -56,6 +64,8 @@ typedef struct HttpSlot
 	char		errbuf[CURL_ERROR_SIZE];
 	bool		headers_truncated;
 	int			max_response;	/* bytes of body kept */
+	size_t		body_bytes;		/* bytes of body received */
+	bool		body_cut;		/* the body ended early: HTTP_MAX_DISCARD */
 	NetguardState guard;		/* what the SSRF guard refused */
 } HttpSlot;
 
@@ -147,7 +157,8 @@ http_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 
 /*
  * http_write_cb
- *		Keep the response body, up to the client's limit.
+ *		Keep the response body, up to the client's limit, and end the
+ *		transfer once HTTP_MAX_DISCARD more bytes have been dropped.
  */
 static size_t
 http_write_cb(char *data, size_t size, size_t nmemb, void *userp)
@@ -161,6 +172,13 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *userp)
 		size_t		keep = Min(len, (size_t) (slot->max_response - buf->len));
 
 		appendBinaryStringInfo(buf, data, (int) keep);
+	}
+	slot->body_bytes += len;
+	if (slot->body_bytes > (size_t) slot->max_response + HTTP_MAX_DISCARD)
+	{
+		/* libcurl ends the transfer (CURLE_WRITE_ERROR), closing the connection */
+		slot->body_cut = true;
+		return 0;
 	}
 	return len;
 }
@@ -406,6 +424,8 @@ HttpStart(HttpClient *client, HttpRequest *req)
 	req->started_at = GetCurrentTimestamp();
 	slot->errbuf[0] = '\0';
 	slot->headers_truncated = false;
+	slot->body_bytes = 0;
+	slot->body_cut = false;
 
 	if (slot->header_list)
 	{
@@ -565,6 +585,10 @@ http_collect(HttpClient *client)
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &slot);
 		curl_multi_remove_handle(client->multi, slot->easy);
 		client->in_flight--;
+
+		/* a body too long to read to its end: the status stands */
+		if (rc == CURLE_WRITE_ERROR && slot->body_cut)
+			rc = CURLE_OK;
 
 		if (rc == CURLE_OK)
 		{

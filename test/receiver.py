@@ -17,6 +17,10 @@ and, with LOGFILE, appended to it as one JSON line.  Paths:
     /odd-bytes         answer 200 with a header and a body holding bytes
                        that are not UTF-8, a header given twice, and a
                        name in capitals
+    /big/N             answer 200 with a body of N bytes
+    /endless/NNN       answer NNN with a body that never ends (chunks
+                       written as fast as the client reads them, until
+                       it closes the connection)
     anything else      answer 200
 
 Control paths (not recorded):
@@ -130,6 +134,19 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+        elif kind == "big":
+            self.answer(200, b"b" * int(arg))
+        elif kind == "endless":
+            self.send_response(int(arg))
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            chunk = b"e" * 65536
+            try:
+                while True:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            except OSError:
+                pass
+            self.close_connection = True
         else:
             self.answer(200, b"ok")
 
