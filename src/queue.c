@@ -295,7 +295,7 @@ static const char *purge_sql =
 "  SELECT id FROM nextphone.outbox"
 "   WHERE NOT queued AND next_attempt_at < now() - make_interval(secs => $1)"
 "     AND status = 'delivered' AND delivered_at < now() - make_interval(secs => $1)"
-"   LIMIT 10000"
+"   LIMIT " CppAsString2(QUEUE_PURGE_BATCH)
 "     FOR UPDATE SKIP LOCKED),"
 " a AS (DELETE FROM nextphone.attempts WHERE outbox_id IN (SELECT id FROM old))"
 "DELETE FROM nextphone.outbox WHERE id IN (SELECT id FROM old)";

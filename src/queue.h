@@ -128,10 +128,13 @@ extern TimestampTz QueueNextDue(const QueuePolicy *policy);
 extern void QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 						int64 **held, int *nheld);
 
+/* Most rows one purge deletes; a purge that deletes this many is repeated soon */
+#define QUEUE_PURGE_BATCH 10000
+
 /*
  * QueuePurge
- *		Delete delivered rows (and their attempts) older than the retention.
- *		Returns the number of rows deleted.
+ *		Delete delivered rows (and their attempts) older than the retention,
+ *		at most QUEUE_PURGE_BATCH.  Returns the number of rows deleted.
  */
 extern uint64 QueuePurge(const QueuePolicy *policy);
 

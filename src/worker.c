@@ -96,6 +96,9 @@ static char database_list_problem[256];
 /* How often to look for expired leases */
 #define RECLAIM_INTERVAL_MS 10000
 
+/* Wait before the next purge after one that deleted a full batch */
+#define PURGE_AGAIN_MS 1000
+
 /* Shortest wait when due rows could not be claimed (locked elsewhere) */
 #define MIN_IDLE_WAIT_MS 10
 
@@ -1356,12 +1359,19 @@ NextphoneWorkerMain(Datum main_arg)
 		/* 4. start the requests of the committed claim; the rest wait */
 		start_requests(client, rebuild ? 0 : client_size, claimed, cycle_start);
 
-		/* 5. purge by retention */
+		/*
+		 * 5. purge by retention: every minute (or retention), and again
+		 * after a second while each purge finds a full batch, so that it
+		 * keeps up with any delivery rate
+		 */
 		if (cycle_start >= next_purge)
 		{
+			uint64		purged;
+
 			worker_set_state("purging");
-			QueuePurge(&policy);
+			purged = QueuePurge(&policy);
 			next_purge = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													 purged >= QUEUE_PURGE_BATCH ? PURGE_AGAIN_MS :
 													 Min(60000, (int64) nextphone_retention * 1000));
 		}
 
