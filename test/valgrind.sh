@@ -5,8 +5,8 @@
 #   PG_CONFIG=... bash test/valgrind.sh [N]        (default N = 10000)
 #
 # Starts a throwaway server with every process under valgrind, delivers N
-# messages to a local nginx sink in rounds of N/5, and one more round of the
-# guide's signed webhook, notes the worker's RSS after each round (it must
+# messages to a local nginx sink in rounds of N/5, one more round of the
+# guide's signed webhook and 200 messages answered with long bodies, notes the worker's RSS after each round (it must
 # level off), then stops the worker with SIGTERM
 # so valgrind writes its leak report, and prints the worker's error and leak
 # summary.  Exit status 1 when valgrind reports an error or "definitely
@@ -21,8 +21,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# (the rounds' requests get a body back, for the response capture)
-sink_nginx 'location /r { return 200 "ok"; }'
+# (the rounds' requests get a body back, for the response capture; the last
+# round's bodies are longer than nextphone.max_response_size, one of them by
+# more than the 1 MB the worker reads and drops)
+head -c 300000 /dev/zero | tr '\0' 'm' > "$dir/mid.txt"
+head -c 3000000 /dev/zero | tr '\0' 'b' > "$dir/big.txt"
+chmod o+r "$dir"/mid.txt "$dir"/big.txt && chmod o+x "$dir"	# (nginx's workers)
+sink_nginx "location /r { return 200 \"ok\"; }
+		location = /mid { alias $dir/mid.txt; }
+		location = /big { alias $dir/big.txt; }"
 sink_initdb "nextphone.max_concurrency = 32
 autovacuum = off"
 # VALGRIND=0: the same rounds without valgrind, to watch the worker's own
@@ -63,6 +70,15 @@ while [ "$(psql -c "SELECT count(*) FROM nextphone.outbox WHERE status <> 'deliv
 	sleep 1
 done
 echo "round 6 (signed webhook): $((6 * round)) delivered, worker private memory (RssAnon) $(awk '/RssAnon/ {print $2, $3}' /proc/$pid/status)"
+# Long bodies: read and dropped past the kept 16 kB (mid), or cut 1 MB past
+# it (big), the connection closed
+psql -c "INSERT INTO nextphone.outbox (method, url)
+	SELECT 'GET', 'http://127.0.0.1:$httpport/' || CASE WHEN g % 2 = 0 THEN 'mid' ELSE 'big' END
+	  FROM generate_series(1, 200) g"
+while [ "$(psql -c "SELECT count(*) FROM nextphone.outbox WHERE status <> 'delivered'")" != 0 ]; do
+	sleep 1
+done
+echo "round 7 (long bodies): $((6 * round + 200)) delivered, worker private memory (RssAnon) $(awk '/RssAnon/ {print $2, $3}' /proc/$pid/status)"
 psql -c "SELECT count(*) AS delivered, sum(attempts) AS attempts FROM nextphone.outbox"
 
 [ "${VALGRIND:-1}" = 0 ] && exit 0
