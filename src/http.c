@@ -521,6 +521,16 @@ HttpStart(HttpClient *client, HttpRequest *req)
 		return;
 	}
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+
+	/*
+	 * A name lookup that times out (a resolver that does not answer) must
+	 * not block the worker: without this, libcurl waits for its resolver
+	 * thread to finish, in curl_multi_socket_action(), for as long as the
+	 * system's resolver settings make it try (10 s with Debian's defaults,
+	 * in which no other request was served).  The price is the abandoned
+	 * thread's few bytes, once per lookup that timed out.
+	 */
+	curl_easy_setopt(easy, CURLOPT_QUICK_EXIT, 1L);
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, NEXTPHONE_USER_AGENT);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, slot->header_list);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, req->timeout_ms);

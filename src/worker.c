@@ -1221,6 +1221,16 @@ NextphoneWorkerMain(Datum main_arg)
 	 */
 	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 
+	/*
+	 * Nor these: exit_on_error would make the error the outcome statement
+	 * recovers from (see QueueRecord) end the worker, and temp_file_limit
+	 * would fail that statement when a batch of response bodies spills to
+	 * disk under a small work_mem.  Either way the batch would be sent
+	 * again by the restarted worker.
+	 */
+	SetConfigOption("exit_on_error", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("temp_file_limit", "-1", PGC_SUSET, PGC_S_OVERRIDE);
+
 	worker_wait_for_extension();
 
 	worker_policy(&policy, number);

@@ -12,14 +12,15 @@ use WorkerHelper;
 
 my $port = start_receiver();
 my $down = PostgreSQL::Test::Cluster::get_free_port();
-# (a resolver that cannot be reached makes the name a timeout instead)
+# (.invalid never resolves, and the final dot keeps resolv.conf's search
+# domains out; a resolver that does not answer makes it a timeout instead)
 my $node = worker_node('refused', 'nextphone.default_timeout = 3000');
 
 $node->safe_psql('postgres', qq{
 	INSERT INTO nextphone.outbox (method, url, body) VALUES
 	  ('POST', 'http://127.0.0.1:$down/nobody', '{}'),
 	  ('POST', 'http://127.0.0.1:$port/reset', '{}'),
-	  ('POST', 'http://no-such-host.invalid/hook', '{}')});
+	  ('POST', 'http://no-such-host.invalid./hook', '{}')});
 wait_for($node, "SELECT count(*) FROM nextphone.outbox WHERE status = 'dead'", '3',
 	'all three dead after the schedule');
 is($node->safe_psql('postgres', 'SELECT string_agg(attempts::text, \',\' ORDER BY id) FROM nextphone.outbox'),
