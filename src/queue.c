@@ -70,12 +70,17 @@
 	"(" w ".enabled AND " w ".circuit_state = 'closed' AND NOT " w ".ordered" \
 	" AND " w ".rate_limit_per_second IS NULL)"
 
+/*
+ * The plain claim; $4 lists the webhooks whose outcomes wait because another
+ * transaction holds their row (see QueueRecord): their rows wait too.
+ */
 static const char *claim_sql =
 "WITH due AS ("
 "  SELECT o.ctid AS tid, o.webhook_id FROM nextphone.outbox o"
 "   WHERE o.queued AND o.next_attempt_at <= now() AND o.status = 'pending'"
 "     AND (o.webhook_id IS NULL OR EXISTS ("
-"          SELECT 1 FROM nextphone.webhooks w WHERE w.id = o.webhook_id AND " PLAIN_WEBHOOK("w") "))"
+"          SELECT 1 FROM nextphone.webhooks w WHERE w.id = o.webhook_id AND " PLAIN_WEBHOOK("w")
+"            AND w.id <> ALL ($4)))"
 "   ORDER BY o.next_attempt_at"
 "   LIMIT $1"
 "     FOR UPDATE OF o SKIP LOCKED)"
@@ -267,14 +272,34 @@ static const char *disable_webhook_sql =
 " WHERE id = $1";
 
 /*
- * Lock the webhooks of a batch in id order, so batches never deadlock.  The
- * ids are those the rows had when claimed: a row's webhook_id can only have
- * been cleared since (drop_webhook), which makes the set larger, not smaller.
+ * Lock the webhooks of a batch, those no other transaction holds.  The ids
+ * are those the rows had when claimed: a row's webhook_id can only have been
+ * cleared since (drop_webhook), which makes the set larger, not smaller.
  */
 static const char *lock_webhooks_sql =
 "SELECT w.id FROM nextphone.webhooks w"
 " WHERE w.id = ANY ($1)"
+" ORDER BY w.id FOR NO KEY UPDATE OF w SKIP LOCKED";
+
+/* The same, waiting (for at most QUEUE_BUSY_WAIT_MS: see queue_lock_waiting) */
+static const char *lock_webhooks_wait_sql =
+"SELECT w.id FROM nextphone.webhooks w"
+" WHERE w.id = ANY ($1)"
 " ORDER BY w.id FOR NO KEY UPDATE OF w";
+
+/* Which of the webhooks the lock skipped exist (the rest were deleted) */
+static const char *webhooks_exist_sql =
+"SELECT w.id FROM nextphone.webhooks w WHERE w.id = ANY ($1) ORDER BY w.id";
+
+/*
+ * Renew the lease of rows whose outcome waits to be recorded (QueueRecord:
+ * each try, at least once a second), so that no worker takes them back and
+ * sends them again meanwhile.
+ */
+static const char *extend_leases_sql =
+"UPDATE nextphone.outbox"
+"   SET lease_until = now() + make_interval(secs => 60)"
+" WHERE id = ANY ($1) AND status = 'sending' AND leased_by = $2";
 
 /*
  * Delete delivered rows older than the retention, and their attempts (first:
@@ -314,6 +339,8 @@ static const char *last_resort_sql =
 static const char *secrets_sql =
 "SELECT name, value FROM nextphone.secrets";
 
+static Datum queue_array(Datum *values, bool *nulls, int n, Oid type);
+
 /* Prepared plans, kept for the life of the worker */
 static SPIPlanPtr claim_plan = NULL;
 static SPIPlanPtr special_plan = NULL;
@@ -325,13 +352,17 @@ static SPIPlanPtr release_plan = NULL;
 static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr disable_webhook_plan = NULL;
 static SPIPlanPtr lock_webhooks_plan = NULL;
+static SPIPlanPtr lock_webhooks_wait_plan = NULL;
+static SPIPlanPtr webhooks_exist_plan = NULL;
+static SPIPlanPtr extend_leases_plan = NULL;
 static SPIPlanPtr purge_plan = NULL;
 static SPIPlanPtr last_resort_plan = NULL;
 
 static SPIPlanPtr *const all_plans[] = {
 	&claim_plan, &special_plan, &claim_webhook_plan, &claimed_webhook_plan,
 	&next_due_plan, &reclaim_plan, &release_plan, &record_plan,
-	&disable_webhook_plan, &lock_webhooks_plan, &purge_plan, &last_resort_plan
+	&disable_webhook_plan, &lock_webhooks_plan, &lock_webhooks_wait_plan, &webhooks_exist_plan,
+	&extend_leases_plan, &purge_plan, &last_resort_plan
 };
 
 /*
@@ -811,7 +842,8 @@ queue_take_jobs(List **jobs, bool *any_tags)
  *		probe) only up to limit_now, the rows that will be sent at once.
  */
 List *
-QueueClaim(const QueuePolicy *policy, int limit_now, int limit)
+QueueClaim(const QueuePolicy *policy, int limit_now, int limit,
+		   const int64 *busy, int nbusy)
 {
 	Oid			types[5] = {INT4OID, INT4OID, INT4OID, INT8OID, INT8OID};
 	Datum		values[5];
@@ -907,10 +939,16 @@ QueueClaim(const QueuePolicy *policy, int limit_now, int limit)
 	/* everything else */
 	if (list_length(jobs) < limit)
 	{
+		Oid			plain_types[4] = {INT4OID, INT4OID, INT4OID, INT8ARRAYOID};
+		Datum	   *ids = palloc(sizeof(Datum) * (nbusy + 1));
+
+		for (int i = 0; i < nbusy; i++)
+			ids[i] = Int64GetDatum(busy[i]);
 		values[0] = Int32GetDatum(limit - list_length(jobs));
 		values[1] = Int32GetDatum(policy->worker_number);
 		values[2] = Int32GetDatum(policy->default_timeout_ms);
-		ret = SPI_execute_plan(queue_prepare(&claim_plan, claim_sql, 3, types),
+		values[3] = queue_array(ids, NULL, nbusy, INT8OID);
+		ret = SPI_execute_plan(queue_prepare(&claim_plan, claim_sql, 4, plain_types),
 							   values, NULL, false, 0);
 		if (ret != SPI_OK_UPDATE_RETURNING)
 			elog(ERROR, "could not claim due messages: %s", SPI_result_code_string(ret));
@@ -1057,24 +1095,77 @@ queue_array(Datum *values, bool *nulls, int n, Oid type)
 }
 
 /*
- * queue_lock_webhooks
- *		Lock the webhooks of n outcomes, if they have any, in id order.
+ * queue_lock_waiting
+ *		Lock the webhooks of an int8[], waiting at most QUEUE_BUSY_WAIT_MS for
+ *		each; whether it could.  Another worker's step holds a webhook for a
+ *		few milliseconds, and is waited for; a longer hold is a session's.
  */
-static void
-queue_lock_webhooks(QueueOutcome *outcomes, int n)
+static bool
+queue_lock_waiting(Datum ids)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	Oid			types[1] = {INT8ARRAYOID};
+	Datum		values[1] = {ids};
+	ErrorData  *volatile edata = NULL;
+
+	/* (the worker's lock_timeout is an override: see NextphoneWorkerMain) */
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	SetConfigOption("lock_timeout", CppAsString2(QUEUE_BUSY_WAIT_MS), PGC_SUSET, PGC_S_OVERRIDE);
+	PG_TRY();
+	{
+		int			ret;
+
+		ret = SPI_execute_plan(queue_prepare(&lock_webhooks_wait_plan, lock_webhooks_wait_sql,
+											 1, types),
+							   values, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not lock the webhooks of finished messages: %s",
+				 SPI_result_code_string(ret));
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	/* (two workers waiting for each other: a deadlock_timeout below ours) */
+	if (edata != NULL && edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE &&
+		edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED)
+		ReThrowError(edata);
+	return edata == NULL;
+}
+
+/*
+ * queue_lock_webhooks
+ *		Lock the webhooks of n outcomes, if they have any, those no other
+ *		transaction holds.  Returns how many others hold, their ids in
+ *		*busy, in id order.
+ */
+static int
+queue_lock_webhooks(QueueOutcome *outcomes, int n, int64 **busy)
 {
 	Oid			types[1] = {INT8ARRAYOID};
 	Datum		values[1];
 	int64	   *webhook_ids = palloc(sizeof(int64) * n);
 	int			nwebhooks = 0;
 	Datum	   *ids;
+	int			nmissing = 0;
+	int			nbusy;
 	int			ret;
 
 	for (int i = 0; i < n; i++)
 		if (outcomes[i].webhook_id != 0)
 			webhook_ids[nwebhooks++] = outcomes[i].webhook_id;
 	if (nwebhooks == 0)
-		return;
+		return 0;
 	qsort(webhook_ids, nwebhooks, sizeof(int64), queue_int64_cmp);
 	nwebhooks = qunique(webhook_ids, nwebhooks, sizeof(int64), queue_int64_cmp);
 	ids = palloc(sizeof(Datum) * nwebhooks);
@@ -1086,6 +1177,49 @@ queue_lock_webhooks(QueueOutcome *outcomes, int n)
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not lock the webhooks of finished messages: %s",
 			 SPI_result_code_string(ret));
+	if (SPI_processed == (uint64) nwebhooks)
+		return 0;
+
+	/* the ids not locked, both lists being in id order */
+	for (int i = 0, j = 0; i < nwebhooks; i++)
+	{
+		bool		isnull;
+
+		while (j < (int) SPI_processed &&
+			   DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc,
+										   1, &isnull)) < webhook_ids[i])
+			j++;
+		if (j < (int) SPI_processed &&
+			DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc,
+										1, &isnull)) == webhook_ids[i])
+			continue;
+		ids[nmissing++] = Int64GetDatum(webhook_ids[i]);
+	}
+
+	/* of those, the ones that exist are held by another transaction */
+	values[0] = queue_array(ids, NULL, nmissing, INT8OID);
+	ret = SPI_execute_plan(queue_prepare(&webhooks_exist_plan, webhooks_exist_sql, 1, types),
+						   values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not look up the webhooks of finished messages: %s",
+			 SPI_result_code_string(ret));
+	nbusy = (int) SPI_processed;
+	if (nbusy == 0)
+		return 0;
+	*busy = palloc(sizeof(int64) * nbusy);
+	for (int i = 0; i < nbusy; i++)
+	{
+		bool		isnull;
+
+		(*busy)[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+												 1, &isnull));
+		ids[i] = Int64GetDatum((*busy)[i]);
+	}
+
+	/* held for a moment (by another worker), or by a session */
+	if (queue_lock_waiting(queue_array(ids, NULL, nbusy, INT8OID)))
+		return 0;
+	return nbusy;
 }
 
 /*
@@ -1336,31 +1470,88 @@ queue_record_parts(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 }
 
 /*
+ * queue_defer_busy
+ *		Move the outcomes of the busy webhooks (sorted ids) to the end of the
+ *		array, keeping the order on both sides, and extend the leases of
+ *		their rows.  Returns how many were moved.
+ */
+static int
+queue_defer_busy(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
+				 const int64 *busy, int nbusy)
+{
+	QueueOutcome *sorted = palloc(sizeof(QueueOutcome) * n);
+	Datum	   *ids = palloc(sizeof(Datum) * n);
+	int			nkept = 0;
+	int			ndeferred = 0;
+	Oid			types[2] = {INT8ARRAYOID, INT4OID};
+	Datum		values[2];
+	int			ret;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (outcomes[i].webhook_id != 0 &&
+			bsearch(&outcomes[i].webhook_id, busy, nbusy, sizeof(int64), queue_int64_cmp) != NULL)
+			ids[ndeferred++] = Int64GetDatum(outcomes[i].id);
+		else
+			sorted[nkept++] = outcomes[i];
+	}
+	for (int i = 0, j = nkept; i < n; i++)
+		if (outcomes[i].webhook_id != 0 &&
+			bsearch(&outcomes[i].webhook_id, busy, nbusy, sizeof(int64), queue_int64_cmp) != NULL)
+			sorted[j++] = outcomes[i];
+	memcpy(outcomes, sorted, sizeof(QueueOutcome) * n);
+
+	values[0] = queue_array(ids, NULL, ndeferred, INT8OID);
+	values[1] = Int32GetDatum(policy->worker_number);
+	ret = SPI_execute_plan(queue_prepare(&extend_leases_plan, extend_leases_sql, 2, types),
+						   values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "could not extend the leases of messages: %s", SPI_result_code_string(ret));
+	return ndeferred;
+}
+
+/*
  * QueueRecord
  *		Record n outcomes, in one statement if it can be done.
+ *
+ * The statement updates the health of the outcomes' webhooks, so it locks
+ * their rows first.  A row that another transaction holds (a session
+ * editing the webhook) is not waited for: that would stall every request in
+ * flight, whose responses would then be taken for timeouts.  The outcomes
+ * of such webhooks are not recorded now: they are moved to the end of the
+ * array, their rows keep their lease, and their number is returned, for the
+ * caller to record them later.
  *
  * A response is whatever a receiver sent, and one outcome that the
  * statement cannot take (an error about the data: a bad value, a constraint
  * an operator added) must not stop the others, or the worker: then the
- * batch is recorded in parts (queue_record_parts).  Any other error (lock
- * timeout, cancel, serialization failure, out of memory) is raised as
- * before: the worker restarts and puts its leased rows back.
+ * batch is recorded in parts (queue_record_parts).  Any other error
+ * (cancel, serialization failure, out of memory) is raised as before: the
+ * worker restarts and puts its leased rows back.
  */
-void
+int
 QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 			int64 **held, int *nheld)
 {
 	char	   *message;
+	int64	   *busy;
+	int			nbusy;
+	int			ndeferred = 0;
 
 	*held = NULL;
 	*nheld = 0;
 	if (n == 0)
-		return;
+		return 0;
 
 	queue_begin("nextphone: record outcomes");
 	*held = MemoryContextAlloc(queue_caller_cxt, sizeof(int64) * n);
-	queue_lock_webhooks(outcomes, n);
-	if (!queue_record_guarded(policy, outcomes, n, *held, nheld, &message))
+	nbusy = queue_lock_webhooks(outcomes, n, &busy);
+	if (nbusy > 0)
+	{
+		ndeferred = queue_defer_busy(policy, outcomes, n, busy, nbusy);
+		n -= ndeferred;
+	}
+	if (n > 0 && !queue_record_guarded(policy, outcomes, n, *held, nheld, &message))
 	{
 		if (n > 1)
 			ereport(WARNING,
@@ -1370,6 +1561,7 @@ QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 		queue_record_parts(policy, outcomes, n, *held, nheld, message);
 	}
 	queue_end();
+	return ndeferred;
 }
 
 /*

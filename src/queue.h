@@ -101,9 +101,12 @@ extern uint64 QueueReclaim(const QueuePolicy *policy, bool own_too);
  *		return them as a List of QueueJob allocated in the caller's memory
  *		context.  Rows of ordered, rate-limited or circuit-probed webhooks
  *		are claimed only up to limit_now, the rows the caller sends at once:
- *		their policy holds at claim time.
+ *		their policy holds at claim time.  No rows of the busy webhooks
+ *		(nbusy ids: those whose outcomes QueueRecord left for later) are
+ *		claimed.
  */
-extern List *QueueClaim(const QueuePolicy *policy, int limit_now, int limit);
+extern List *QueueClaim(const QueuePolicy *policy, int limit_now, int limit,
+						const int64 *busy, int nbusy);
 
 /*
  * QueueRelease
@@ -123,10 +126,17 @@ extern TimestampTz QueueNextDue(const QueuePolicy *policy);
  *		Record n outcomes in one statement: attempts rows, outbox status and
  *		next attempt, webhook health (circuit, disabling).  *held gets the
  *		webhooks whose messages must wait from now on (their circuit opened,
- *		or they are being disabled), *nheld how many.
+ *		or they are being disabled), *nheld how many.  The outcomes of
+ *		webhooks whose row another transaction holds are left for later:
+ *		they are moved to the end of the array, and their number returned.
  */
-extern void QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
+extern int	QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 						int64 **held, int *nheld);
+/*
+ * Longest wait for the row of a webhook whose outcomes are to be recorded
+ * (ms); past it, the outcomes are left for later (QueueRecord)
+ */
+#define QUEUE_BUSY_WAIT_MS 50
 
 /* Most rows one purge deletes; a purge that deletes this many is repeated soon */
 #define QUEUE_PURGE_BATCH 10000

@@ -33,6 +33,7 @@
 #include "catalog/pg_authid_d.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "lib/qunique.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -135,6 +136,23 @@ static QueueOutcome *pending = NULL;
 static int	npending = 0;
 static int	pending_cap = 0;
 static TimestampTz pending_since = 0;
+
+/*
+ * Outcomes that QueueRecord left for later, because another transaction
+ * holds their webhook's row (a session editing it): tried again after a
+ * wait that doubles, up to a second, in memory like "pending".  Their
+ * webhooks get no new claims meanwhile.
+ */
+static MemoryContext deferred_cxt = NULL;
+static QueueOutcome *deferred = NULL;
+static int	ndeferred = 0;
+static int64 *busy_webhooks = NULL; /* theirs, in id order */
+static int	nbusy_webhooks = 0;
+static TimestampTz deferred_retry_at = 0;
+static int	deferred_wait_ms = 0;
+
+#define DEFERRED_MIN_WAIT_MS 100
+#define DEFERRED_MAX_WAIT_MS 1000
 
 /* Rows claimed ahead of the free slots: max_concurrency, at least this */
 #define CLAIM_AHEAD_MIN 32
@@ -743,27 +761,123 @@ collect_finished(HttpClient *client)
 static int	release_held_backlog(const QueuePolicy *policy, const int64 *held, int nheld);
 
 /*
+ * outcome_copy
+ *		Copy an outcome, its strings included, into the current memory
+ *		context.
+ */
+static void
+outcome_copy(QueueOutcome *dst, const QueueOutcome *src)
+{
+	*dst = *src;
+	if (src->error)
+		dst->error = pstrdup(src->error);
+	if (src->response_headers)
+	{
+		char	   *h = palloc(src->response_headers_len);
+
+		memcpy(h, src->response_headers, src->response_headers_len);
+		dst->response_headers = h;
+	}
+	if (src->response_body)
+		dst->response_body = pstrdup(src->response_body);
+}
+
+/* qsort comparator of int64 */
+static int
+int64_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/*
+ * keep_deferred
+ *		The outcomes left for later: the "nold" first of the current ones
+ *		(those not tried this time) and the "nnew" given.
+ */
+static void
+keep_deferred(int nold, const QueueOutcome *new, int nnew)
+{
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "nextphone deferred outcomes",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	QueueOutcome *kept = palloc(sizeof(QueueOutcome) * (nold + nnew));
+	int64	   *ids = palloc(sizeof(int64) * (nold + nnew));
+	int			n = 0;
+
+	for (int i = 0; i < nold; i++)
+		outcome_copy(&kept[n++], &deferred[i]);
+	for (int i = 0; i < nnew; i++)
+		outcome_copy(&kept[n++], &new[i]);
+	for (int i = 0; i < n; i++)
+		ids[i] = kept[i].webhook_id;
+	qsort(ids, n, sizeof(int64), int64_cmp);
+	MemoryContextSwitchTo(old);
+
+	if (deferred_cxt != NULL)
+		MemoryContextDelete(deferred_cxt);
+	deferred_cxt = n > 0 ? cxt : NULL;
+	deferred = n > 0 ? kept : NULL;
+	ndeferred = n;
+	busy_webhooks = n > 0 ? ids : NULL;
+	nbusy_webhooks = n > 0 ? qunique(ids, n, sizeof(int64), int64_cmp) : 0;
+	if (n == 0)
+		MemoryContextDelete(cxt);
+}
+
+/*
  * record_pending
- *		Record the outcomes kept so far, in one statement of the current
- *		step.  Returns the number recorded.
+ *		Record the outcomes kept so far, and those left for later once their
+ *		wait is over, in the current step.  Returns the number recorded.
  */
 static int
-record_pending(const QueuePolicy *policy)
+record_pending(const QueuePolicy *policy, TimestampTz now)
 {
+	bool		retry = ndeferred > 0 && now >= deferred_retry_at;
+	QueueOutcome *batch = pending;
 	int			n = npending;
 	int64	   *held;
 	int			nheld;
+	int			left;
 
-	if (n == 0)
+	if (n == 0 && !retry)
 		return 0;
-	QueueRecord(policy, pending, n, &held, &nheld);
+	if (retry)
+	{
+		/* the older ones first: a webhook's outcomes are recorded in order */
+		batch = MemoryContextAlloc(outcome_cxt, sizeof(QueueOutcome) * (ndeferred + n));
+		memcpy(batch, deferred, sizeof(QueueOutcome) * ndeferred);
+		if (n > 0)
+			memcpy(batch + ndeferred, pending, sizeof(QueueOutcome) * n);
+		n += ndeferred;
+	}
+	left = QueueRecord(policy, batch, n, &held, &nheld);
+	if (left > 0 && ndeferred == 0)
+		ereport(LOG,
+				(errmsg("outcomes of %d requests wait to be recorded: another transaction holds their webhook",
+						left),
+				 errdetail("A transaction that updates a webhook holds back the recording of its outcomes, and its deliveries, until it ends.")));
+	if (left > 0 || retry)
+	{
+		keep_deferred(retry ? 0 : ndeferred, batch + n - left, left);
+		if (left > 0 && (retry || deferred_wait_ms == 0))
+		{
+			deferred_wait_ms = deferred_wait_ms == 0 ? DEFERRED_MIN_WAIT_MS :
+				Min(deferred_wait_ms * 2, DEFERRED_MAX_WAIT_MS);
+			deferred_retry_at = TimestampTzPlusMilliseconds(now, deferred_wait_ms);
+		}
+		else if (left == 0 && ndeferred == 0)
+			deferred_wait_ms = 0;
+	}
 	MemoryContextReset(outcome_cxt);
 	pending = NULL;
 	npending = pending_cap = 0;
 	pending_since = 0;
 	if (nheld > 0)
 		release_held_backlog(policy, held, nheld);
-	return n;
+	return n - left;
 }
 
 /*
@@ -863,7 +977,7 @@ job_refusal(const QueueJob *job)
 static List *
 claim_jobs(const QueuePolicy *policy, int now, int limit, int *nclaimed)
 {
-	List	   *jobs = QueueClaim(policy, now, limit);
+	List	   *jobs = QueueClaim(policy, now, limit, busy_webhooks, nbusy_webhooks);
 	List	   *sendable = NIL;
 	ListCell   *lc;
 	int64		failed = 0;
@@ -1213,11 +1327,12 @@ NextphoneWorkerMain(Datum main_arg)
 
 	/*
 	 * A lock_timeout set for the database or the role (a common guard for
-	 * migrations) must not reach the worker: recording outcomes waits for
-	 * the rows of the batch's webhooks, which a session editing a webhook
-	 * may hold, and an error there would restart the worker, which would
-	 * send the batch again.  The worker waits instead, as pg_stat_activity
-	 * shows.  (statement_timeout is armed only for a client's statements.)
+	 * migrations) must not reach the worker: an error in the step that
+	 * records outcomes would restart the worker, which would send the batch
+	 * again.  The worker never waits long for a webhook's row (see
+	 * QueueRecord), but it waits for a LOCK TABLE or an ALTER TABLE of the
+	 * queue's tables, as pg_stat_activity shows.  (statement_timeout is
+	 * armed only for a client's statements.)
 	 */
 	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 
@@ -1307,9 +1422,10 @@ NextphoneWorkerMain(Datum main_arg)
 		claim = room >= threshold &&
 			(work_maybe || cycle_start >= next_poll ||
 			 (next_due != 0 && cycle_start >= next_due));
-		record = npending > 0 &&
-			(claim || npending >= threshold || HttpInFlight(client) == 0 ||
-			 TimestampDifferenceExceeds(pending_since, cycle_start, RECORD_DELAY_MS));
+		record = (npending > 0 &&
+				  (claim || npending >= threshold || HttpInFlight(client) == 0 ||
+				   TimestampDifferenceExceeds(pending_since, cycle_start, RECORD_DELAY_MS))) ||
+			(ndeferred > 0 && cycle_start >= deferred_retry_at);
 		reclaim = cycle_start >= next_reclaim;
 		stale = backlog != NIL &&
 			TimestampDifferenceExceeds(((BacklogJob *) linitial(backlog))->claimed_at,
@@ -1319,7 +1435,7 @@ NextphoneWorkerMain(Datum main_arg)
 		{
 			QueueBeginStep("nextphone: record outcomes and claim");
 
-			if (record_pending(&policy) > 0)
+			if (record_pending(&policy, cycle_start) > 0)
 				work_maybe = true;
 
 			if (reclaim)
@@ -1343,7 +1459,7 @@ NextphoneWorkerMain(Datum main_arg)
 
 				claimed = claim_jobs(&policy, free, room, &nclaimed);
 				/* rows that cannot be sent: a failed attempt, at once */
-				record_pending(&policy);
+				record_pending(&policy, cycle_start);
 				if (nclaimed == room)
 					work_maybe = true;	/* there may be more */
 				else
@@ -1400,6 +1516,8 @@ NextphoneWorkerMain(Datum main_arg)
 			if (npending > 0)
 				timeout = Min(timeout, ms_until(TimestampTzPlusMilliseconds(pending_since,
 																			RECORD_DELAY_MS)));
+			if (ndeferred > 0)
+				timeout = Min(timeout, ms_until(deferred_retry_at));
 			if (backlog != NIL)
 				timeout = Min(timeout,
 							  ms_until(TimestampTzPlusMilliseconds(((BacklogJob *) linitial(backlog))->claimed_at,
