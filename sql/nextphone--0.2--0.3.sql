@@ -82,8 +82,8 @@ CREATE TRIGGER cache_invalidate_update
 ALTER TABLE nextphone.webhooks ENABLE ALWAYS TRIGGER cache_invalidate_update;
 
 -- keep_msg_id is an AFTER trigger: a BEFORE row trigger on the outbox, even
--- one that does not fire, makes every update of a row fetch the row again
--- for it, and the delivery worker updates each row twice.
+-- one that does not fire, makes every update of a row lock and fetch it once
+-- more, and the delivery worker updates each row twice.
 CREATE OR REPLACE FUNCTION nextphone.keep_msg_id()
 RETURNS trigger
 LANGUAGE plpgsql

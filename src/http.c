@@ -42,7 +42,8 @@
  * Bytes of a response body read and dropped past nextphone.max_response_size,
  * so that the connection can serve the next request; past them the transfer
  * ends there and the connection is closed.  The status decides the outcome
- * either way: an endless body after a 200 is a delivery, not a timeout.
+ * either way: an endless body after a 200 is a delivery, not a timeout (when
+ * that megabyte comes within the timeout).
  */
 #define HTTP_MAX_DISCARD (1024 * 1024)
 

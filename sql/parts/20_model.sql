@@ -863,7 +863,7 @@ COMMENT ON FUNCTION nextphone.keep_msg_id() IS
   'Internal trigger: refuses a change of an outbox row''s message id';
 
 -- An AFTER trigger: a BEFORE row trigger on the outbox, even one that does
--- not fire, makes every update of a row fetch the row again for it, and the
+-- not fire, makes every update of a row lock and fetch it once more, and the
 -- delivery worker updates each row twice (claim and outcome).
 CREATE TRIGGER keep_msg_id AFTER UPDATE OF msg_id ON nextphone.outbox
 	FOR EACH ROW EXECUTE FUNCTION nextphone.keep_msg_id();

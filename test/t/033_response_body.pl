@@ -38,8 +38,7 @@ is($node->safe_psql('postgres', q{
 	't', 'the body kept is its start');
 is(receiver_get($port, '/_count'), '5', 'each attempt sent once');
 
-# The connection an endless body was cut on is closed; the next request
-# goes out on another one.
+# The worker goes on after closing those connections.
 $node->safe_psql('postgres', qq{
 	INSERT INTO nextphone.outbox (method, url, body) VALUES
 	  ('POST', 'http://127.0.0.1:$port/after', '{}')});
