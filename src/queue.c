@@ -1095,34 +1095,36 @@ queue_array(Datum *values, bool *nulls, int n, Oid type)
 }
 
 /*
- * queue_lock_waiting
- *		Lock the webhooks of an int8[], waiting at most QUEUE_BUSY_WAIT_MS for
- *		each; whether it could.  Another worker's step holds a webhook for a
- *		few milliseconds, and is waited for; a longer hold is a session's.
+ * queue_result_int64
+ *		The first column, a non-null bigint, of a row of the last SPI result.
  */
-static bool
-queue_lock_waiting(Datum ids)
+static int64
+queue_result_int64(int row)
+{
+	bool		isnull;
+
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+									   1, &isnull));
+}
+
+/*
+ * queue_try
+ *		Run fn(arg) in a subtransaction, in memory context "work"; NULL when
+ *		it succeeded, else its error, caught in the caller's memory context
+ *		(the subtransaction rolled back).
+ */
+static ErrorData *
+queue_try(void (*fn) (void *arg), void *arg, MemoryContext work)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	Oid			types[1] = {INT8ARRAYOID};
-	Datum		values[1] = {ids};
 	ErrorData  *volatile edata = NULL;
 
-	/* (the worker's lock_timeout is an override: see NextphoneWorkerMain) */
 	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	SetConfigOption("lock_timeout", CppAsString2(QUEUE_BUSY_WAIT_MS), PGC_SUSET, PGC_S_OVERRIDE);
+	MemoryContextSwitchTo(work);
 	PG_TRY();
 	{
-		int			ret;
-
-		ret = SPI_execute_plan(queue_prepare(&lock_webhooks_wait_plan, lock_webhooks_wait_sql,
-											 1, types),
-							   values, NULL, false, 0);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "could not lock the webhooks of finished messages: %s",
-				 SPI_result_code_string(ret));
+		fn(arg);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
@@ -1133,9 +1135,42 @@ queue_lock_waiting(Datum ids)
 		RollbackAndReleaseCurrentSubTransaction();
 	}
 	PG_END_TRY();
-	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
+	return edata;
+}
+
+/* queue_lock_waiting's statement, for queue_try */
+static void
+queue_lock_wait_statement(void *arg)
+{
+	Oid			types[1] = {INT8ARRAYOID};
+	Datum		values[1] = {*(Datum *) arg};
+	int			ret;
+
+	ret = SPI_execute_plan(queue_prepare(&lock_webhooks_wait_plan, lock_webhooks_wait_sql,
+										 1, types),
+						   values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not lock the webhooks of finished messages: %s",
+			 SPI_result_code_string(ret));
+}
+
+/*
+ * queue_lock_waiting
+ *		Lock the webhooks of an int8[], waiting at most QUEUE_BUSY_WAIT_MS for
+ *		each; whether it could.  Another worker's step holds a webhook for a
+ *		few milliseconds, and is waited for; a longer hold is a session's.
+ */
+static bool
+queue_lock_waiting(Datum ids)
+{
+	ErrorData  *edata;
+
+	/* (the worker's lock_timeout is an override: see NextphoneWorkerMain) */
+	SetConfigOption("lock_timeout", CppAsString2(QUEUE_BUSY_WAIT_MS), PGC_SUSET, PGC_S_OVERRIDE);
+	edata = queue_try(queue_lock_wait_statement, &ids, CurrentMemoryContext);
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 	/* (two workers waiting for each other: a deadlock_timeout below ours) */
 	if (edata != NULL && edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE &&
 		edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED)
@@ -1183,15 +1218,9 @@ queue_lock_webhooks(QueueOutcome *outcomes, int n, int64 **busy)
 	/* the ids not locked, both lists being in id order */
 	for (int i = 0, j = 0; i < nwebhooks; i++)
 	{
-		bool		isnull;
-
-		while (j < (int) SPI_processed &&
-			   DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc,
-										   1, &isnull)) < webhook_ids[i])
+		while (j < (int) SPI_processed && queue_result_int64(j) < webhook_ids[i])
 			j++;
-		if (j < (int) SPI_processed &&
-			DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc,
-										1, &isnull)) == webhook_ids[i])
+		if (j < (int) SPI_processed && queue_result_int64(j) == webhook_ids[i])
 			continue;
 		ids[nmissing++] = Int64GetDatum(webhook_ids[i]);
 	}
@@ -1209,10 +1238,7 @@ queue_lock_webhooks(QueueOutcome *outcomes, int n, int64 **busy)
 	*busy = palloc(sizeof(int64) * nbusy);
 	for (int i = 0; i < nbusy; i++)
 	{
-		bool		isnull;
-
-		(*busy)[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-												 1, &isnull));
+		(*busy)[i] = queue_result_int64(i);
 		ids[i] = Int64GetDatum((*busy)[i]);
 	}
 
@@ -1348,6 +1374,24 @@ queue_data_error(int sqlerrcode)
 		class == ERRCODE_PROGRAM_LIMIT_EXCEEDED;
 }
 
+/* queue_record_batch's arguments, for queue_try */
+typedef struct RecordArgs
+{
+	const QueuePolicy *policy;
+	QueueOutcome *outcomes;
+	int			n;
+	int64	   *held;
+	int		   *nheld;
+} RecordArgs;
+
+static void
+queue_record_statement(void *arg)
+{
+	RecordArgs *a = (RecordArgs *) arg;
+
+	queue_record_batch(a->policy, a->outcomes, a->n, a->held, a->nheld);
+}
+
 /*
  * queue_record_guarded
  *		queue_record_batch() in a subtransaction: false, and *message set,
@@ -1358,30 +1402,13 @@ static bool
 queue_record_guarded(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 					 int64 *held, int *nheld, char **message)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	MemoryContext work = AllocSetContextCreate(cxt, "nextphone record",
+	MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "nextphone record",
 											   ALLOCSET_DEFAULT_SIZES);
+	RecordArgs	args = {policy, outcomes, n, held, nheld};
 	int			nheld_before = *nheld;
-	ErrorData  *volatile edata = NULL;
+	ErrorData  *edata;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(work);
-	PG_TRY();
-	{
-		queue_record_batch(policy, outcomes, n, held, nheld);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
+	edata = queue_try(queue_record_statement, &args, work);
 	MemoryContextDelete(work);
 	if (edata == NULL)
 		return true;
