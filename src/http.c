@@ -527,9 +527,10 @@ HttpStart(HttpClient *client, HttpRequest *req)
 	 * A name lookup that times out (a resolver that does not answer) must
 	 * not block the worker: without this, libcurl waits for its resolver
 	 * thread to finish, in curl_multi_socket_action(), for as long as the
-	 * system's resolver settings make it try (10 s with Debian's defaults,
-	 * in which no other request was served).  The price is the abandoned
-	 * thread's few bytes, once per lookup that timed out.
+	 * system's resolver settings make it try (10 s in a test with a
+	 * resolver that never answered, during which no other request was
+	 * served).  The price is the abandoned thread's few bytes, once per
+	 * lookup that timed out.
 	 */
 	curl_easy_setopt(easy, CURLOPT_QUICK_EXIT, 1L);
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, NEXTPHONE_USER_AGENT);

@@ -132,6 +132,7 @@ extern TimestampTz QueueNextDue(const QueuePolicy *policy);
  */
 extern int	QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 						int64 **held, int *nheld);
+
 /*
  * Longest wait for the row of a webhook whose outcomes are to be recorded
  * (ms); past it, the outcomes are left for later (QueueRecord)
