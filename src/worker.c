@@ -30,6 +30,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_authid_d.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -99,6 +100,14 @@ static char database_list_problem[256];
 
 /* Wait before the next purge after one that deleted a full batch */
 #define PURGE_AGAIN_MS 1000
+
+/*
+ * While the database is read-only: how often to look again, and after how
+ * long to start a new session (a setting made by ALTER DATABASE or ALTER
+ * ROLE reaches only new sessions)
+ */
+#define READ_ONLY_POLL_MS 1000
+#define READ_ONLY_RECONNECT_S 60
 
 /* Shortest wait when due rows could not be claimed (locked elsewhere) */
 #define MIN_IDLE_WAIT_MS 10
@@ -634,6 +643,42 @@ worker_wait_for_extension(void)
 		pgstat_report_activity(STATE_IDLE, NULL);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 Max(nextphone_poll_interval, 1000), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+	}
+}
+
+/*
+ * worker_wait_writable
+ *		At start, wait while the database is read-only for the worker's
+ *		session (default_transaction_read_only, for maintenance, say): the
+ *		worker could neither put back its rows nor claim.  A change in
+ *		postgresql.conf comes by SIGHUP; one made by ALTER DATABASE or ALTER
+ *		ROLE only reaches a new session, so after READ_ONLY_RECONNECT_S the
+ *		worker exits, to be started again by the server.
+ */
+static void
+worker_wait_writable(void)
+{
+	TimestampTz since = GetCurrentTimestamp();
+
+	if (!DefaultXactReadOnly)
+		return;
+	ereport(LOG,
+			(errmsg("nextphone delivery worker waiting: database \"%s\" is read-only", my_database),
+			 errdetail("default_transaction_read_only is on in the worker's session.")));
+	worker_set_state("waiting: read-only");
+	while (DefaultXactReadOnly)
+	{
+		if (TimestampDifferenceExceeds(since, GetCurrentTimestamp(), READ_ONLY_RECONNECT_S * 1000))
+			proc_exit(1);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 READ_ONLY_POLL_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -1244,6 +1289,7 @@ NextphoneWorkerMain(Datum main_arg)
 	int			client_size;
 	int			client_response_size;
 	bool		work_maybe = true;
+	bool		read_only = false;
 	TimestampTz next_due = 0;
 	TimestampTz next_reclaim;
 	TimestampTz stats_flush_at = 0;	/* table statistics to force out then */
@@ -1347,6 +1393,7 @@ NextphoneWorkerMain(Datum main_arg)
 	SetConfigOption("temp_file_limit", "-1", PGC_SUSET, PGC_S_OVERRIDE);
 
 	worker_wait_for_extension();
+	worker_wait_writable();
 
 	worker_policy(&policy, number);
 	worker_set_state("reclaiming");
@@ -1401,6 +1448,21 @@ NextphoneWorkerMain(Datum main_arg)
 		rebuild = (client_size != nextphone_max_concurrency ||
 				   client_response_size != nextphone_max_response_size);
 
+		/*
+		 * A read-only database (default_transaction_read_only turned on in
+		 * postgresql.conf, for maintenance, say): the requests in flight and
+		 * the claimed rows go on, their outcomes wait in memory; nothing is
+		 * recorded, claimed or purged until it is writable again.
+		 */
+		if (DefaultXactReadOnly != read_only)
+		{
+			read_only = DefaultXactReadOnly;
+			ereport(LOG,
+					(read_only ?
+					 errmsg("nextphone delivery worker waiting: database \"%s\" is read-only", my_database) :
+					 errmsg("nextphone delivery worker resuming: database \"%s\" is writable", my_database)));
+		}
+
 		/* 1. take the finished requests' outcomes and free their slots */
 		collect_finished(client);
 
@@ -1431,7 +1493,7 @@ NextphoneWorkerMain(Datum main_arg)
 			TimestampDifferenceExceeds(((BacklogJob *) linitial(backlog))->claimed_at,
 									   cycle_start, BACKLOG_MAX_WAIT_MS);
 
-		if (record || claim || reclaim || stale)
+		if (!read_only && (record || claim || reclaim || stale))
 		{
 			QueueBeginStep("nextphone: record outcomes and claim");
 
@@ -1490,7 +1552,7 @@ NextphoneWorkerMain(Datum main_arg)
 		 * after a second while each purge finds a full batch, so that it
 		 * keeps up with any delivery rate
 		 */
-		if (cycle_start >= next_purge)
+		if (!read_only && cycle_start >= next_purge)
 		{
 			uint64		purged;
 
@@ -1504,7 +1566,11 @@ NextphoneWorkerMain(Datum main_arg)
 		/* 6. wait for the latch, the sockets or the next due time */
 		free = rebuild ? 0 : client_size - HttpBusy(client);
 		room = free + ahead - list_length(backlog);
-		if ((work_maybe && room >= threshold) || (backlog != NIL && free > 0))
+		if (backlog != NIL && free > 0)
+			timeout = 0;
+		else if (read_only)
+			timeout = READ_ONLY_POLL_MS;
+		else if (work_maybe && room >= threshold)
 			timeout = 0;
 		else
 		{
@@ -1543,7 +1609,8 @@ NextphoneWorkerMain(Datum main_arg)
 		}
 
 		SpinLockAcquire(&my_slot->mutex);
-		strlcpy(my_slot->state, HttpInFlight(client) > 0 ? "sending" : "idle",
+		strlcpy(my_slot->state, read_only ? "waiting: read-only" :
+				HttpInFlight(client) > 0 ? "sending" : "idle",
 				sizeof(my_slot->state));
 		my_slot->in_flight = HttpInFlight(client);
 		my_slot->last_cycle_at = cycle_start;

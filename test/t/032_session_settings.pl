@@ -11,7 +11,7 @@
 # Settings a database gives its sessions that would make the worker fail
 # after sending (lock_timeout, exit_on_error, temp_file_limit) do not apply
 # to it.  (statement_timeout does not apply to a background worker's
-# statements.)
+# statements.)  A database made read-only pauses it.
 use strict;
 use warnings;
 use FindBin;
@@ -138,6 +138,43 @@ wait_for($node, q{SELECT count(*) FROM nextphone.outbox WHERE url LIKE '%/418' A
 is(scalar @{ receiver_requests($port) }, 62 + 2 * 3, 'no message sent twice');
 is($node->safe_psql('postgres', 'SELECT pid FROM nextphone.worker_status()'), $pid,
 	'the same worker throughout');
+
+# default_transaction_read_only turned on in postgresql.conf (maintenance):
+# the worker records, claims and purges nothing meanwhile; the requests in
+# flight finish and their outcomes wait in memory until the database is
+# writable again.
+receiver_get($port, '/_clear');
+$node->safe_psql('postgres', qq{
+	INSERT INTO nextphone.outbox (method, url, body)
+	SELECT 'POST', 'http://127.0.0.1:$port/hang/500', '{}' FROM generate_series(1, 5)});
+for (1 .. 300)
+{
+	last if scalar @{ receiver_requests($port) } >= 5;
+	usleep(10_000);
+}
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM SET default_transaction_read_only = on;
+	SELECT pg_reload_conf()});
+ok($node->poll_query_until('postgres',
+		"SELECT state = 'waiting: read-only' FROM nextphone.worker_status()"),
+	'the worker waits while the database is read-only');
+# (the answers come after 500 ms)
+sleep 1;
+is($node->safe_psql('postgres', q{SELECT count(*) FROM nextphone.outbox WHERE url LIKE '%/hang/500' AND status = 'sending'}),
+	'5', 'the outcomes of the requests in flight wait');
+$node->safe_psql('postgres', q{
+	SET default_transaction_read_only = off;
+	ALTER SYSTEM RESET default_transaction_read_only;
+	SELECT pg_reload_conf()});
+wait_for($node, q{SELECT count(*) FROM nextphone.outbox WHERE url LIKE '%/hang/500' AND status = 'delivered' AND attempts = 1},
+	'5', 'they are recorded once it is writable again');
+is(scalar @{ receiver_requests($port) }, 5, 'nothing sent twice');
+is($node->safe_psql('postgres', 'SELECT pid FROM nextphone.worker_status()'), $pid,
+	'the same worker throughout');
+$log = slurp_file($node->logfile);
+like($log, qr/nextphone delivery worker waiting: database "postgres" is read-only.*nextphone delivery worker resuming: database "postgres" is writable/s,
+	'both logged');
+unlike($log, qr/cannot execute \w+ in a read-only transaction/, 'and no statement failed');
 
 $node->stop;
 done_testing();
