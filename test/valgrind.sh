@@ -6,7 +6,8 @@
 #
 # Starts a throwaway server with every process under valgrind, delivers N
 # messages to a local nginx sink in rounds of N/5, one more round of the
-# guide's signed webhook and 200 messages answered with long bodies, notes the worker's RSS after each round (it must
+# guide's signed webhook, 200 messages answered with long bodies, and 400
+# while a session holds the webhook's row, notes the worker's RSS after each round (it must
 # level off), then stops the worker with SIGTERM
 # so valgrind writes its leak report, and prints the worker's error and leak
 # summary.  Exit status 1 when valgrind reports an error or "definitely
@@ -79,6 +80,20 @@ while [ "$(psql -c "SELECT count(*) FROM nextphone.outbox WHERE status <> 'deliv
 	sleep 1
 done
 echo "round 7 (long bodies): $((6 * round + 200)) delivered, worker private memory (RssAnon) $(awk '/RssAnon/ {print $2, $3}' /proc/$pid/status)"
+# A session holds the webhook's row for 4 s while 200 of its messages and
+# 200 ad-hoc ones go: the webhook's outcomes wait in memory meanwhile
+(psql -c "BEGIN" -c "UPDATE nextphone.webhooks SET description = 'held' WHERE tool_name = 'submitLeadToCRM'" \
+	-c "SELECT pg_sleep(4)" -c "COMMIT" >/dev/null) &
+holder=$!
+sleep 1
+psql -c "$(WEBHOOK=1 sink_queue_sql 200)" >/dev/null
+psql -c "INSERT INTO nextphone.outbox (method, url, body)
+	SELECT 'POST', 'http://127.0.0.1:$httpport/r8', '{}' FROM generate_series(1, 200)"
+wait "$holder"
+while [ "$(psql -c "SELECT count(*) FROM nextphone.outbox WHERE status <> 'delivered'")" != 0 ]; do
+	sleep 1
+done
+echo "round 8 (a webhook held by another session; outcomes left for later $(grep -c 'wait to be recorded' "$dir/server.log" || true) time(s)): $((6 * round + 600)) delivered, worker private memory (RssAnon) $(awk '/RssAnon/ {print $2, $3}' /proc/$pid/status)"
 psql -c "SELECT count(*) AS delivered, sum(attempts) AS attempts FROM nextphone.outbox"
 
 [ "${VALGRIND:-1}" = 0 ] && exit 0
