@@ -287,10 +287,6 @@ static const char *lock_webhooks_wait_sql =
 " WHERE w.id = ANY ($1)"
 " ORDER BY w.id FOR NO KEY UPDATE OF w";
 
-/* Which of the webhooks the lock skipped exist (the rest were deleted) */
-static const char *webhooks_exist_sql =
-"SELECT w.id FROM nextphone.webhooks w WHERE w.id = ANY ($1) ORDER BY w.id";
-
 /*
  * Renew the lease of rows whose outcome waits to be recorded (QueueRecord:
  * each try, at least once a second), so that no worker takes them back and
@@ -340,6 +336,7 @@ static const char *secrets_sql =
 "SELECT name, value FROM nextphone.secrets";
 
 static Datum queue_array(Datum *values, bool *nulls, int n, Oid type);
+static int	queue_int64_cmp(const void *a, const void *b);
 
 /* Prepared plans, kept for the life of the worker */
 static SPIPlanPtr claim_plan = NULL;
@@ -353,7 +350,6 @@ static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr disable_webhook_plan = NULL;
 static SPIPlanPtr lock_webhooks_plan = NULL;
 static SPIPlanPtr lock_webhooks_wait_plan = NULL;
-static SPIPlanPtr webhooks_exist_plan = NULL;
 static SPIPlanPtr extend_leases_plan = NULL;
 static SPIPlanPtr purge_plan = NULL;
 static SPIPlanPtr last_resort_plan = NULL;
@@ -361,8 +357,8 @@ static SPIPlanPtr last_resort_plan = NULL;
 static SPIPlanPtr *const all_plans[] = {
 	&claim_plan, &special_plan, &claim_webhook_plan, &claimed_webhook_plan,
 	&next_due_plan, &reclaim_plan, &release_plan, &record_plan,
-	&disable_webhook_plan, &lock_webhooks_plan, &lock_webhooks_wait_plan, &webhooks_exist_plan,
-	&extend_leases_plan, &purge_plan, &last_resort_plan
+	&disable_webhook_plan, &lock_webhooks_plan, &lock_webhooks_wait_plan, &extend_leases_plan,
+	&purge_plan, &last_resort_plan
 };
 
 /*
@@ -940,10 +936,17 @@ QueueClaim(const QueuePolicy *policy, int limit_now, int limit,
 	if (list_length(jobs) < limit)
 	{
 		Oid			plain_types[4] = {INT4OID, INT4OID, INT4OID, INT8ARRAYOID};
+		int64	   *unique = palloc(sizeof(int64) * (nbusy + 1));
 		Datum	   *ids = palloc(sizeof(Datum) * (nbusy + 1));
 
+		if (nbusy > 0)
+		{
+			memcpy(unique, busy, sizeof(int64) * nbusy);
+			qsort(unique, nbusy, sizeof(int64), queue_int64_cmp);
+			nbusy = qunique(unique, nbusy, sizeof(int64), queue_int64_cmp);
+		}
 		for (int i = 0; i < nbusy; i++)
-			ids[i] = Int64GetDatum(busy[i]);
+			ids[i] = Int64GetDatum(unique[i]);
 		values[0] = Int32GetDatum(limit - list_length(jobs));
 		values[1] = Int32GetDatum(policy->worker_number);
 		values[2] = Int32GetDatum(policy->default_timeout_ms);
@@ -1140,20 +1143,27 @@ queue_try(void (*fn) (void *arg), void *arg, MemoryContext work)
 	return edata;
 }
 
+/*
+ * queue_lock_ids
+ *		Run one of the statements that lock the webhooks of an int8[].
+ */
+static void
+queue_lock_ids(SPIPlanPtr *plan, const char *sql, Datum ids)
+{
+	Oid			types[1] = {INT8ARRAYOID};
+	int			ret;
+
+	ret = SPI_execute_plan(queue_prepare(plan, sql, 1, types), &ids, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not lock the webhooks of finished messages: %s",
+			 SPI_result_code_string(ret));
+}
+
 /* queue_lock_waiting's statement, for queue_try */
 static void
 queue_lock_wait_statement(void *arg)
 {
-	Oid			types[1] = {INT8ARRAYOID};
-	Datum		values[1] = {*(Datum *) arg};
-	int			ret;
-
-	ret = SPI_execute_plan(queue_prepare(&lock_webhooks_wait_plan, lock_webhooks_wait_sql,
-										 1, types),
-						   values, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not lock the webhooks of finished messages: %s",
-			 SPI_result_code_string(ret));
+	queue_lock_ids(&lock_webhooks_wait_plan, lock_webhooks_wait_sql, *(Datum *) arg);
 }
 
 /*
@@ -1180,21 +1190,17 @@ queue_lock_waiting(Datum ids)
 
 /*
  * queue_lock_webhooks
- *		Lock the webhooks of n outcomes, if they have any, those no other
- *		transaction holds.  Returns how many others hold, their ids in
- *		*busy, in id order.
+ *		Lock the webhooks of n outcomes, if they have any.  Returns how many
+ *		of them another transaction holds, their ids in *busy, in id order
+ *		(with those deleted meanwhile, if any: their outcomes wait along).
  */
 static int
 queue_lock_webhooks(QueueOutcome *outcomes, int n, int64 **busy)
 {
-	Oid			types[1] = {INT8ARRAYOID};
-	Datum		values[1];
 	int64	   *webhook_ids = palloc(sizeof(int64) * n);
 	int			nwebhooks = 0;
 	Datum	   *ids;
 	int			nmissing = 0;
-	int			nbusy;
-	int			ret;
 
 	for (int i = 0; i < n; i++)
 		if (outcomes[i].webhook_id != 0)
@@ -1206,46 +1212,27 @@ queue_lock_webhooks(QueueOutcome *outcomes, int n, int64 **busy)
 	ids = palloc(sizeof(Datum) * nwebhooks);
 	for (int i = 0; i < nwebhooks; i++)
 		ids[i] = Int64GetDatum(webhook_ids[i]);
-	values[0] = queue_array(ids, NULL, nwebhooks, INT8OID);
-	ret = SPI_execute_plan(queue_prepare(&lock_webhooks_plan, lock_webhooks_sql, 1, types),
-						   values, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not lock the webhooks of finished messages: %s",
-			 SPI_result_code_string(ret));
+	queue_lock_ids(&lock_webhooks_plan, lock_webhooks_sql,
+				   queue_array(ids, NULL, nwebhooks, INT8OID));
 	if (SPI_processed == (uint64) nwebhooks)
 		return 0;
 
-	/* the ids not locked, both lists being in id order */
+	/* the ids not locked (held elsewhere, or deleted), both lists in id order */
+	*busy = palloc(sizeof(int64) * nwebhooks);
 	for (int i = 0, j = 0; i < nwebhooks; i++)
 	{
 		while (j < (int) SPI_processed && queue_result_int64(j) < webhook_ids[i])
 			j++;
 		if (j < (int) SPI_processed && queue_result_int64(j) == webhook_ids[i])
 			continue;
+		(*busy)[nmissing] = webhook_ids[i];
 		ids[nmissing++] = Int64GetDatum(webhook_ids[i]);
 	}
 
-	/* of those, the ones that exist are held by another transaction */
-	values[0] = queue_array(ids, NULL, nmissing, INT8OID);
-	ret = SPI_execute_plan(queue_prepare(&webhooks_exist_plan, webhooks_exist_sql, 1, types),
-						   values, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not look up the webhooks of finished messages: %s",
-			 SPI_result_code_string(ret));
-	nbusy = (int) SPI_processed;
-	if (nbusy == 0)
-		return 0;
-	*busy = palloc(sizeof(int64) * nbusy);
-	for (int i = 0; i < nbusy; i++)
-	{
-		(*busy)[i] = queue_result_int64(i);
-		ids[i] = Int64GetDatum((*busy)[i]);
-	}
-
 	/* held for a moment (by another worker), or by a session */
-	if (queue_lock_waiting(queue_array(ids, NULL, nbusy, INT8OID)))
+	if (queue_lock_waiting(queue_array(ids, NULL, nmissing, INT8OID)))
 		return 0;
-	return nbusy;
+	return nmissing;
 }
 
 /*
@@ -1506,7 +1493,8 @@ static int
 queue_defer_busy(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 				 const int64 *busy, int nbusy)
 {
-	QueueOutcome *sorted = palloc(sizeof(QueueOutcome) * n);
+	QueueOutcome *kept = palloc(sizeof(QueueOutcome) * n);
+	QueueOutcome *deferred = palloc(sizeof(QueueOutcome) * n);
 	Datum	   *ids = palloc(sizeof(Datum) * n);
 	int			nkept = 0;
 	int			ndeferred = 0;
@@ -1518,15 +1506,15 @@ queue_defer_busy(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 	{
 		if (outcomes[i].webhook_id != 0 &&
 			bsearch(&outcomes[i].webhook_id, busy, nbusy, sizeof(int64), queue_int64_cmp) != NULL)
-			ids[ndeferred++] = Int64GetDatum(outcomes[i].id);
+		{
+			ids[ndeferred] = Int64GetDatum(outcomes[i].id);
+			deferred[ndeferred++] = outcomes[i];
+		}
 		else
-			sorted[nkept++] = outcomes[i];
+			kept[nkept++] = outcomes[i];
 	}
-	for (int i = 0, j = nkept; i < n; i++)
-		if (outcomes[i].webhook_id != 0 &&
-			bsearch(&outcomes[i].webhook_id, busy, nbusy, sizeof(int64), queue_int64_cmp) != NULL)
-			sorted[j++] = outcomes[i];
-	memcpy(outcomes, sorted, sizeof(QueueOutcome) * n);
+	memcpy(outcomes, kept, sizeof(QueueOutcome) * nkept);
+	memcpy(outcomes + nkept, deferred, sizeof(QueueOutcome) * ndeferred);
 
 	values[0] = queue_array(ids, NULL, ndeferred, INT8OID);
 	values[1] = Int32GetDatum(policy->worker_number);

@@ -102,8 +102,8 @@ extern uint64 QueueReclaim(const QueuePolicy *policy, bool own_too);
  *		context.  Rows of ordered, rate-limited or circuit-probed webhooks
  *		are claimed only up to limit_now, the rows the caller sends at once:
  *		their policy holds at claim time.  No rows of the busy webhooks
- *		(nbusy ids: those whose outcomes QueueRecord left for later) are
- *		claimed.
+ *		(nbusy ids, in any order, repeated or not: those whose outcomes
+ *		QueueRecord left for later) are claimed.
  */
 extern List *QueueClaim(const QueuePolicy *policy, int limit_now, int limit,
 						const int64 *busy, int nbusy);

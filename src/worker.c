@@ -34,7 +34,6 @@
 #include "catalog/pg_authid_d.h"
 #include "fmgr.h"
 #include "funcapi.h"
-#include "lib/qunique.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -155,7 +154,7 @@ static TimestampTz pending_since = 0;
 static MemoryContext deferred_cxt = NULL;
 static QueueOutcome *deferred = NULL;
 static int	ndeferred = 0;
-static int64 *busy_webhooks = NULL; /* theirs, in id order */
+static int64 *busy_webhooks = NULL; /* theirs, one per outcome */
 static int	nbusy_webhooks = 0;
 static TimestampTz deferred_retry_at = 0;
 static int	deferred_wait_ms = 0;
@@ -827,16 +826,6 @@ outcome_copy(QueueOutcome *dst, const QueueOutcome *src)
 		dst->response_body = pstrdup(src->response_body);
 }
 
-/* qsort comparator of int64 */
-static int
-int64_cmp(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
-
-	return x < y ? -1 : x > y ? 1 : 0;
-}
-
 /*
  * keep_deferred
  *		The outcomes left for later: the "nold" first of the current ones
@@ -858,7 +847,6 @@ keep_deferred(int nold, const QueueOutcome *new, int nnew)
 		outcome_copy(&kept[n++], &new[i]);
 	for (int i = 0; i < n; i++)
 		ids[i] = kept[i].webhook_id;
-	qsort(ids, n, sizeof(int64), int64_cmp);
 	MemoryContextSwitchTo(old);
 
 	if (deferred_cxt != NULL)
@@ -867,7 +855,7 @@ keep_deferred(int nold, const QueueOutcome *new, int nnew)
 	deferred = n > 0 ? kept : NULL;
 	ndeferred = n;
 	busy_webhooks = n > 0 ? ids : NULL;
-	nbusy_webhooks = n > 0 ? qunique(ids, n, sizeof(int64), int64_cmp) : 0;
+	nbusy_webhooks = n;
 	if (n == 0)
 		MemoryContextDelete(cxt);
 }
