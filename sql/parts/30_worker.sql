@@ -38,6 +38,7 @@ COMMENT ON FUNCTION nextphone.outbox_wakeup() IS
   'Trigger: sets the delivery workers'' latch when the inserting transaction commits';
 CREATE TRIGGER outbox_wakeup AFTER INSERT OR UPDATE OF status, next_attempt_at ON nextphone.outbox
   FOR EACH STATEMENT EXECUTE FUNCTION nextphone.outbox_wakeup();
+REVOKE ALL ON FUNCTION nextphone.outbox_wakeup() FROM PUBLIC;
 
 CREATE FUNCTION nextphone.worker_status(
     OUT worker integer, OUT pid integer, OUT state text, OUT in_flight integer,

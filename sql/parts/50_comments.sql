@@ -1,0 +1,138 @@
+-- nextphone: a comment on every column of its tables and views (\d+ shows
+-- them), beside the group comments given with the tables.  Columns that have
+-- a comment of their own where they are created are not repeated here.
+
+COMMENT ON COLUMN nextphone.businesses.id IS 'The business''s id, referred to by calls, leads and webhooks';
+COMMENT ON COLUMN nextphone.businesses.created_at IS 'When the row was inserted';
+
+COMMENT ON COLUMN nextphone.calls.id IS 'The call''s id; template variable {{call_id}}';
+COMMENT ON COLUMN nextphone.calls.business_id IS
+  'The business answered, found by receiving_number when the call is recorded; template variable {{business_id}}';
+COMMENT ON COLUMN nextphone.calls.caller_number IS 'Who called (E.164); template variable {{caller_number}}';
+COMMENT ON COLUMN nextphone.calls.receiving_number IS 'The number dialled (E.164): the business''s receiving_number';
+COMMENT ON COLUMN nextphone.calls.started_at IS 'When the call started; template variable {{started_at}}';
+COMMENT ON COLUMN nextphone.calls.ended_at IS 'When the call ended (not before started_at); template variable {{ended_at}}';
+COMMENT ON COLUMN nextphone.calls.summary IS 'The AI''s summary of the call; template variable {{summary}}';
+COMMENT ON COLUMN nextphone.calls.transcript IS 'The call''s transcript; template variable {{transcript}}';
+COMMENT ON COLUMN nextphone.calls.callback_requested IS
+  'Whether the caller asked to be called back; template variable {{callback_requested}}';
+COMMENT ON COLUMN nextphone.calls.created_at IS 'When the row was inserted';
+
+COMMENT ON COLUMN nextphone.leads.id IS 'The lead''s id; template variable {{lead_id}}';
+COMMENT ON COLUMN nextphone.leads.business_id IS 'The business the lead is for';
+COMMENT ON COLUMN nextphone.leads.call_id IS 'The call the lead was taken from (NULL for a lead inserted directly)';
+COMMENT ON COLUMN nextphone.leads.first_name IS
+  'The lead as the AI collected it: first_name, last_name, phone, email, company, notes; template variables of the same names';
+COMMENT ON COLUMN nextphone.leads.last_name IS 'Template variable {{last_name}}';
+COMMENT ON COLUMN nextphone.leads.phone IS 'Template variable {{phone}}';
+COMMENT ON COLUMN nextphone.leads.email IS 'Template variable {{email}}';
+COMMENT ON COLUMN nextphone.leads.company IS 'Template variable {{company}}';
+COMMENT ON COLUMN nextphone.leads.notes IS 'Template variable {{notes}}';
+COMMENT ON COLUMN nextphone.leads.source IS 'Where the lead came from (default NextPhone AI); template variable {{source}}';
+COMMENT ON COLUMN nextphone.leads.created_at IS 'When the row was inserted; template variable {{created_at}}';
+
+COMMENT ON COLUMN nextphone.webhooks.id IS 'The webhook''s id, referred to by outbox.webhook_id';
+COMMENT ON COLUMN nextphone.webhooks.business_id IS
+  'Its business: it fires only for that business''s calls and leads, and renders its built-in variables (NULL: any business)';
+COMMENT ON COLUMN nextphone.webhooks.tool_name IS 'The webhook''s unique name, used by enqueue() and the management functions';
+COMMENT ON COLUMN nextphone.webhooks.description IS 'What the webhook is for (free text)';
+COMMENT ON COLUMN nextphone.webhooks.http_method IS 'GET, POST, PUT, PATCH or DELETE';
+COMMENT ON COLUMN nextphone.webhooks.url IS 'The URL template (http or https), rendered with URL escaping';
+COMMENT ON COLUMN nextphone.webhooks.enabled IS
+  'Whether its messages are sent; a disabled webhook''s messages wait (disabled_reason says why)';
+COMMENT ON COLUMN nextphone.webhooks.previous_secret IS
+  'The signing secret before the last rotate_secret(), also signed with until previous_secret_until';
+COMMENT ON COLUMN nextphone.webhooks.previous_secret_until IS 'Until when previous_secret still signs';
+COMMENT ON COLUMN nextphone.webhooks.timeout_ms IS
+  'Time allowed for one attempt, in milliseconds (NULL: nextphone.default_timeout)';
+COMMENT ON COLUMN nextphone.webhooks.max_attempts IS
+  'Attempts before a message is dead (NULL: the length of the retry schedule)';
+COMMENT ON COLUMN nextphone.webhooks.retry_schedule IS
+  'Entry k is the wait before attempt k + 1, with 20% jitter (NULL: nextphone.retry_schedule)';
+COMMENT ON COLUMN nextphone.webhooks.ordered IS
+  'First in, first out: at most one message in flight, and a failing one holds back the rest';
+COMMENT ON COLUMN nextphone.webhooks.rate_limit_per_second IS 'At most this many requests a second (NULL: no limit)';
+COMMENT ON COLUMN nextphone.webhooks.consecutive_failures IS 'Failed attempts since the last success';
+COMMENT ON COLUMN nextphone.webhooks.circuit_opened_at IS 'When the circuit opened (NULL while closed)';
+COMMENT ON COLUMN nextphone.webhooks.next_probe_at IS 'When an open circuit lets its next probe request go';
+COMMENT ON COLUMN nextphone.webhooks.failing_since IS
+  'The first failure since the last success; failing for nextphone.disable_after disables the webhook';
+COMMENT ON COLUMN nextphone.webhooks.last_success_at IS 'When an attempt last succeeded';
+COMMENT ON COLUMN nextphone.webhooks.last_failure_at IS 'When an attempt last failed';
+COMMENT ON COLUMN nextphone.webhooks.disabled_reason IS
+  'Why the webhook was disabled (410 Gone, failing too long), NULL when its owner disabled it';
+COMMENT ON COLUMN nextphone.webhooks.created_at IS 'When the webhook was created';
+COMMENT ON COLUMN nextphone.webhooks.updated_at IS 'When its configuration or health last changed';
+
+COMMENT ON COLUMN nextphone.outbox.id IS 'The message''s id, as cancel(), retry() and attempts.outbox_id know it';
+COMMENT ON COLUMN nextphone.outbox.webhook_id IS
+  'The webhook it was rendered from (NULL for an ad-hoc request, or once the webhook was dropped)';
+COMMENT ON COLUMN nextphone.outbox.business_id IS 'The business whose built-in variables were rendered';
+COMMENT ON COLUMN nextphone.outbox.event IS 'The event that queued it (lead.created, call.completed), NULL if queued explicitly';
+COMMENT ON COLUMN nextphone.outbox.vars IS 'The variables it was rendered with';
+COMMENT ON COLUMN nextphone.outbox.url IS 'The URL to send to (http or https)';
+COMMENT ON COLUMN nextphone.outbox.headers IS 'The request headers, a JSON object; {{secret.NAME}} tags are resolved when sent';
+COMMENT ON COLUMN nextphone.outbox.body IS 'The request body, as sent';
+COMMENT ON COLUMN nextphone.outbox.attempts IS 'Attempts made so far (each has a row in attempts)';
+COMMENT ON COLUMN nextphone.outbox.next_attempt_at IS 'When the next attempt is due (for a pending row)';
+COMMENT ON COLUMN nextphone.outbox.lease_until IS
+  'Until when the worker holding a sending row may record its outcome; an expired lease is taken back';
+COMMENT ON COLUMN nextphone.outbox.last_status_code IS 'The HTTP status of the last attempt (NULL if none came)';
+COMMENT ON COLUMN nextphone.outbox.last_error IS 'Why the last attempt failed (NULL if it succeeded)';
+COMMENT ON COLUMN nextphone.outbox.last_response IS 'The start of the last response body (1,000 characters at most)';
+COMMENT ON COLUMN nextphone.outbox.created_at IS 'When the message was queued';
+COMMENT ON COLUMN nextphone.outbox.delivered_at IS
+  'When it was delivered; nextphone.retention after this, the worker deletes it and its attempts';
+
+COMMENT ON COLUMN nextphone.attempts.id IS 'The attempt''s id';
+COMMENT ON COLUMN nextphone.attempts.outbox_id IS 'The message (outbox.id) the attempt sent';
+COMMENT ON COLUMN nextphone.attempts.attempt IS 'Which attempt of the message it was, from 1';
+COMMENT ON COLUMN nextphone.attempts.started_at IS 'When the request was started';
+COMMENT ON COLUMN nextphone.attempts.duration_ms IS 'How long it took until the answer or the error, in milliseconds';
+COMMENT ON COLUMN nextphone.attempts.status_code IS 'The HTTP status of the answer (NULL if none came)';
+COMMENT ON COLUMN nextphone.attempts.error IS
+  'Why the attempt failed: the status, a timeout, a refused connection, the SSRF guard (NULL if it succeeded)';
+COMMENT ON COLUMN nextphone.attempts.response_headers IS 'The response''s headers, a JSON object';
+COMMENT ON COLUMN nextphone.attempts.response_body IS
+  'The response body, at most nextphone.max_response_size bytes of it';
+
+COMMENT ON COLUMN nextphone.secrets.name IS 'The secret''s name, used in header templates as {{secret.NAME}}';
+COMMENT ON COLUMN nextphone.secrets.value IS 'The secret itself; only the owner and the delivery worker read it';
+COMMENT ON COLUMN nextphone.secrets.created_at IS 'When the secret was set first';
+COMMENT ON COLUMN nextphone.secrets.updated_at IS 'When the secret was last set';
+
+COMMENT ON COLUMN nextphone.message_status.id IS 'The message''s id (outbox.id)';
+COMMENT ON COLUMN nextphone.message_status.msg_id IS 'The message id sent as webhook-id';
+COMMENT ON COLUMN nextphone.message_status.webhook IS 'The webhook it came from (NULL for an ad-hoc request)';
+COMMENT ON COLUMN nextphone.message_status.event IS 'The event that queued it, NULL if queued explicitly';
+COMMENT ON COLUMN nextphone.message_status.method IS 'The HTTP method';
+COMMENT ON COLUMN nextphone.message_status.status IS 'pending, sending, delivered, dead or cancelled';
+COMMENT ON COLUMN nextphone.message_status.attempts IS 'Attempts made so far';
+COMMENT ON COLUMN nextphone.message_status.next_attempt_at IS 'When the next attempt is due (for a pending message)';
+COMMENT ON COLUMN nextphone.message_status.last_status_code IS 'The HTTP status of the last attempt';
+COMMENT ON COLUMN nextphone.message_status.last_error IS 'Why the last attempt failed';
+COMMENT ON COLUMN nextphone.message_status.created_at IS 'When the message was queued';
+COMMENT ON COLUMN nextphone.message_status.delivered_at IS 'When it was delivered';
+
+COMMENT ON COLUMN nextphone.webhook_health.webhook_id IS 'The webhook''s id';
+COMMENT ON COLUMN nextphone.webhook_health.tool_name IS 'The webhook''s name';
+COMMENT ON COLUMN nextphone.webhook_health.enabled IS 'Whether its messages are sent';
+COMMENT ON COLUMN nextphone.webhook_health.disabled_reason IS 'Why it was disabled, if the worker disabled it';
+COMMENT ON COLUMN nextphone.webhook_health.circuit_state IS 'closed, open (messages wait for a probe) or half_open';
+COMMENT ON COLUMN nextphone.webhook_health.consecutive_failures IS 'Failed attempts since the last success';
+COMMENT ON COLUMN nextphone.webhook_health.circuit_opened_at IS 'When the circuit opened';
+COMMENT ON COLUMN nextphone.webhook_health.next_probe_at IS 'When an open circuit lets its next probe go';
+COMMENT ON COLUMN nextphone.webhook_health.failing_since IS 'The first failure since the last success';
+COMMENT ON COLUMN nextphone.webhook_health.last_success_at IS 'When an attempt last succeeded';
+COMMENT ON COLUMN nextphone.webhook_health.last_failure_at IS 'When an attempt last failed';
+COMMENT ON COLUMN nextphone.webhook_health.queued IS 'Its messages pending now';
+COMMENT ON COLUMN nextphone.webhook_health.sending IS 'Its messages being sent now';
+COMMENT ON COLUMN nextphone.webhook_health.delivered IS 'Its delivered messages not yet purged (nextphone.retention)';
+COMMENT ON COLUMN nextphone.webhook_health.dead IS 'Its dead messages (retry_dead() sends them again)';
+COMMENT ON COLUMN nextphone.webhook_health.attempts_24h IS 'Attempts started in the last 24 hours';
+COMMENT ON COLUMN nextphone.webhook_health.success_rate_24h IS
+  'The share of those attempts answered with a 2xx status, from 0 to 1';
+COMMENT ON COLUMN nextphone.webhook_health.latency_p50_ms IS 'The median duration of those attempts, in milliseconds';
+COMMENT ON COLUMN nextphone.webhook_health.latency_p95_ms IS
+  'The 95th percentile of their duration, in milliseconds';
+COMMENT ON COLUMN nextphone.webhook_health.last_error IS 'The last error recorded on one of its messages';
