@@ -9,6 +9,15 @@ SELECT nextphone.render_url('https://crm.example.com:8443/api/leads/{{lead_id}}?
 -- A value cannot add path segments, a query or a fragment of its own.
 SELECT nextphone.render_url('https://example.com/files/{{name}}', '{"name": "../../etc/passwd?x=1#frag"}');
 
+-- Nor remove one: "." and ".." are unreserved characters only, and as a
+-- whole segment they would be resolved (by libcurl, or by the receiver) to
+-- another path, so a rendered path with such a segment is refused.  In a
+-- segment with more, or in the query, they are plain text.
+SELECT nextphone.render_url('https://example.com/api/leads/{{id}}/notes', '{"id": ".."}');
+SELECT nextphone.render_url('https://example.com/api/leads/{{id}}', '{"id": "."}');
+SELECT nextphone.render_url('https://example.com/api/leads/{{id}}/notes', '{"id": "..."}');
+SELECT nextphone.render_url('https://example.com/api/leads/v{{id}}?up={{id}}#{{id}}', '{"id": ".."}');
+
 -- Non-ASCII text is percent-encoded as UTF-8.
 SELECT nextphone.render_url('http://example.com/q?city={{city}}', '{"city": "São Paulo"}');
 

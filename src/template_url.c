@@ -93,11 +93,44 @@ TmplUrlParse(const char *src, int len)
 /*
  * TmplUrlRender
  *		Render a URL template into r->out, percent-encoding every value.
+ *
+ * Percent-encoding keeps a value inside its path segment, except for the
+ * values "." and "..", which are made of unreserved characters only: as a
+ * whole segment they are dot-segments, which libcurl and the receiver
+ * resolve (RFC 3986, 5.2.4), so "/leads/{{id}}/notes" with the id ".." would
+ * reach "/notes".  Encoding them ("%2E%2E") would not do: receivers that
+ * decode before they resolve are common.  So a rendered path with a
+ * dot-segment is refused.
  */
 void
 TmplUrlRender(TmplRender *r, const Tmpl *tmpl)
 {
+	const char *url;
+	const char *p;
+
 	r->escape = TMPL_ESCAPE_URL;
 	r->escape_raw = true;
 	TmplRenderText(r, tmpl);
+
+	/* the path: after "scheme://authority", up to the query or fragment */
+	url = r->out->data;
+	p = strstr(url, "://");
+	if (p == NULL)
+		return;
+	p += 3;
+	p += strcspn(p, "/?#");
+	while (*p == '/')
+	{
+		size_t		seglen;
+
+		p++;
+		seglen = strcspn(p, "/?#");
+		if ((seglen == 1 && p[0] == '.') || (seglen == 2 && p[0] == '.' && p[1] == '.'))
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("the rendered URL has a \"%.*s\" path segment", (int) seglen, p),
+					errdetail("A \".\" or \"..\" segment would send the request to another path."),
+					errhint("A value that stands alone in a path segment cannot be \".\" or \"..\"."));
+		p += seglen;
+	}
 }
