@@ -133,12 +133,21 @@ SELECT nextphone.update_webhook('needsEmail', '{"events": []}');
 
 -- A message id never changes.
 UPDATE nextphone.outbox SET msg_id = 'msg_mine' WHERE id = :id;
--- One given by the inserter is sent as webhook-id: it may not be empty or
--- hold a line break.
+-- One given by the inserter is sent as webhook-id and signed: 1 to 255
+-- characters of printable ASCII, without spaces (no line break, nothing a
+-- receiver would trim or cut).
 INSERT INTO nextphone.outbox (msg_id, method, url, body)
 VALUES (E'msg_1\r\nX-Injected: yes', 'POST', 'https://example.com/x', '{}');
 INSERT INTO nextphone.outbox (msg_id, method, url, body)
 VALUES ('', 'POST', 'https://example.com/x', '{}');
+INSERT INTO nextphone.outbox (msg_id, method, url, body)
+VALUES ('order 17 ', 'POST', 'https://example.com/x', '{}');
+INSERT INTO nextphone.outbox (msg_id, method, url, body)
+VALUES ('msg_' || repeat('x', 252), 'POST', 'https://example.com/x', '{}');
+INSERT INTO nextphone.outbox (msg_id, method, url, body)
+VALUES ('order-17_retry.2', 'POST', 'https://example.com/x', '{}')
+RETURNING msg_id;
+DELETE FROM nextphone.outbox WHERE msg_id = 'order-17_retry.2';
 
 -- 5. webhook_trigger() on a table of your own: the row (NEW, or OLD on
 -- DELETE) is the variables, with the built-ins of the business the row

@@ -71,6 +71,9 @@ PG_FUNCTION_INFO_V1(fire_call_completed);
 PG_FUNCTION_INFO_V1(webhook_trigger);
 PG_FUNCTION_INFO_V1(new_message_id);
 
+/* The longest message id an inserter may give (the default is 36 bytes) */
+#define OUTBOX_MSG_ID_MAX 255
+
 /* nextphone.max_body_size: the largest rendered body, in bytes */
 int			nextphone_max_body_size = 1024 * 1024;
 
@@ -1479,18 +1482,27 @@ prepare_row(TupleDesc desc, HeapTuple tuple)
 		nulls[c] = allnulls[cols[c]];
 	}
 
-	/* a message id given by the inserter goes out as the webhook-id header */
+	/*
+	 * A message id given by the inserter goes out as the webhook-id header
+	 * and is signed: printable ASCII without spaces (which a receiver could
+	 * trim from a header, and then the signature would not match), short
+	 * enough for any receiver's header limits.
+	 */
 	if (!nulls[OC_MSG_ID])
 	{
 		text	   *msg_id = DatumGetTextPP(values[OC_MSG_ID]);
+		const char *id = VARDATA_ANY(msg_id);
+		int			len = VARSIZE_ANY_EXHDR(msg_id);
+		bool		printable = true;
 
-		if (VARSIZE_ANY_EXHDR(msg_id) == 0 ||
-			memchr(VARDATA_ANY(msg_id), '\r', VARSIZE_ANY_EXHDR(msg_id)) != NULL ||
-			memchr(VARDATA_ANY(msg_id), '\n', VARSIZE_ANY_EXHDR(msg_id)) != NULL)
+		for (int i = 0; i < len && printable; i++)
+			printable = (id[i] > ' ' && id[i] < 0x7F);
+		if (len == 0 || len > OUTBOX_MSG_ID_MAX || !printable)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("message id of outbox row is empty or holds a line break"),
-					 errdetail("The message id is sent as the webhook-id header.")));
+					 errmsg("invalid message id for an outbox row"),
+					 errdetail("The message id is sent as the webhook-id header and signed: it must be 1 to %d characters of printable ASCII, without spaces.",
+							   OUTBOX_MSG_ID_MAX)));
 	}
 
 	if (!nulls[OC_WEBHOOK_ID] || !nulls[OC_WEBHOOK])

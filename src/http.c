@@ -449,11 +449,12 @@ HttpStart(HttpClient *client, HttpRequest *req)
 		slot->header_list = l;
 	}
 	{
-		char		idheader[300];
+		/* whole, as signed (a row of an older version may have a long id) */
+		char	   *idheader = psprintf("webhook-id: %s", req->msg_id);
 		struct curl_slist *l;
 
-		snprintf(idheader, sizeof(idheader), "webhook-id: %s", req->msg_id);
 		l = curl_slist_append(slot->header_list, idheader);
+		pfree(idheader);
 		if (l == NULL)
 			goto oom;
 		slot->header_list = l;
