@@ -244,3 +244,46 @@ COMMENT ON COLUMN nextphone.webhook_health.latency_p50_ms IS 'The median duratio
 COMMENT ON COLUMN nextphone.webhook_health.latency_p95_ms IS
   'The 95th percentile of their duration, in milliseconds';
 COMMENT ON COLUMN nextphone.webhook_health.last_error IS 'The last error recorded on one of its messages';
+
+-- retry() refuses a message whose webhook was dropped: sent again without
+-- it, it would go out unsigned, as an ad-hoc request.
+CREATE OR REPLACE FUNCTION nextphone.retry(id bigint) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    st text;
+    rendered boolean;
+    why text;
+    dropped text;
+BEGIN
+    SELECT o.status, o.url IS NOT NULL AND o.method IS NOT NULL, o.last_error,
+           CASE WHEN o.webhook_id IS NULL THEN o.webhook END
+      INTO st, rendered, why, dropped
+      FROM nextphone.outbox o WHERE o.id = retry.id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'message % does not exist', id USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT rendered THEN
+        RAISE EXCEPTION 'cannot retry message % because it was never rendered', id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = coalesce('It was stored dead: ' || why, 'It has no method or URL.'),
+                  HINT = 'Fix the webhook or the variables, then queue it again with nextphone.enqueue().';
+    END IF;
+    IF st IN ('delivered', 'sending') THEN
+        RAISE EXCEPTION 'cannot retry message % because it is %', id, st
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = CASE st WHEN 'sending' THEN 'The message is being sent now.'
+                         ELSE 'A delivered message is not sent again.' END;
+    END IF;
+    -- sent again without its webhook, it would go out unsigned, as an
+    -- ad-hoc request, with the dropped webhook's headers
+    IF dropped IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot retry message % because its webhook "%" was dropped', id, dropped
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Create the webhook again and queue a new message with nextphone.enqueue().';
+    END IF;
+    UPDATE nextphone.outbox o
+       SET status = 'pending', attempts = 0, next_attempt_at = now(),
+           lease_until = NULL, leased_by = NULL
+     WHERE o.id = retry.id;
+END
+$$;

@@ -182,7 +182,10 @@ static const char *reclaim_sql =
  * The update tests the lease again because a change made while this
  * statement runs is seen only by the update's recheck of the row's newest
  * version.  Entry k of the schedule (from 0) is the wait before attempt
- * k + 1.
+ * k + 1.  A failed attempt of a message whose webhook was dropped while it
+ * was in flight (drop_webhook() cancels the pending ones and clears
+ * webhook_id of all) cancels it: tried again, it would go out as an ad-hoc
+ * request, unsigned.
  */
 static const char *record_sql =
 "WITH r AS ("
@@ -192,6 +195,7 @@ static const char *record_sql =
 "                              resp_headers, resp_body, seq)),"
 " x AS ("
 "  SELECT r.*, o.ctid AS tid, o.attempts + 1 AS attempt, o.webhook_id, s.sched,"
+"         o.webhook_id IS NULL AND o.webhook IS NOT NULL AS dropped,"
 "         coalesce(w.max_attempts, cardinality(s.sched)) AS max_attempts,"
 "         s.sched[least(o.attempts + 2, cardinality(s.sched))] AS step"
 "    FROM r JOIN nextphone.outbox o ON o.id = r.id"
@@ -203,14 +207,17 @@ static const char *record_sql =
 "     SET attempts = x.attempt,"
 "         status = CASE WHEN x.kind = 'delivered' THEN 'delivered'"
 "                       WHEN x.kind <> 'retry' OR x.attempt >= x.max_attempts THEN 'dead'"
+"                       WHEN x.dropped THEN 'cancelled'"
 "                       ELSE 'pending' END,"
-"         next_attempt_at = CASE WHEN x.kind = 'retry' AND x.attempt < x.max_attempts THEN"
+"         next_attempt_at = CASE WHEN x.kind = 'retry' AND x.attempt < x.max_attempts AND NOT x.dropped THEN"
 "             now() + CASE WHEN x.retry_after IS NOT NULL"
 "                          THEN least(greatest(make_interval(secs => x.retry_after), x.step), 2 * x.step)"
 "                          ELSE x.step * (0.8 + 0.4 * random()) END"
 "           ELSE o.next_attempt_at END,"
 "         lease_until = NULL, leased_by = NULL,"
-"         last_status_code = x.code, last_error = x.error,"
+"         last_status_code = x.code,"
+"         last_error = CASE WHEN x.dropped AND x.kind = 'retry' AND x.attempt < x.max_attempts"
+"                           THEN 'webhook dropped; the last attempt failed: ' || x.error ELSE x.error END,"
 "         last_response = left(x.resp_body, 1000),"
 "         delivered_at = CASE WHEN x.kind = 'delivered' THEN now() END"
 "    FROM x WHERE o.ctid = x.tid AND o.status = 'sending' AND o.leased_by = $14),"

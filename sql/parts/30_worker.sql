@@ -57,9 +57,11 @@ DECLARE
     st text;
     rendered boolean;
     why text;
+    dropped text;
 BEGIN
-    SELECT o.status, o.url IS NOT NULL AND o.method IS NOT NULL, o.last_error
-      INTO st, rendered, why
+    SELECT o.status, o.url IS NOT NULL AND o.method IS NOT NULL, o.last_error,
+           CASE WHEN o.webhook_id IS NULL THEN o.webhook END
+      INTO st, rendered, why, dropped
       FROM nextphone.outbox o WHERE o.id = retry.id FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'message % does not exist', id USING ERRCODE = 'undefined_object';
@@ -75,6 +77,13 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = CASE st WHEN 'sending' THEN 'The message is being sent now.'
                          ELSE 'A delivered message is not sent again.' END;
+    END IF;
+    -- sent again without its webhook, it would go out unsigned, as an
+    -- ad-hoc request, with the dropped webhook's headers
+    IF dropped IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot retry message % because its webhook "%" was dropped', id, dropped
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Create the webhook again and queue a new message with nextphone.enqueue().';
     END IF;
     UPDATE nextphone.outbox o
        SET status = 'pending', attempts = 0, next_attempt_at = now(),

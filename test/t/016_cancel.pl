@@ -42,5 +42,25 @@ $node->safe_psql('postgres', 'SELECT nextphone.retry(1)');
 wait_for($node, "SELECT status FROM nextphone.outbox WHERE id = 1", 'delivered',
 	'a cancelled message retried is delivered');
 
+# drop_webhook() cancels its pending messages; one in flight then is
+# cancelled when its attempt fails, rather than tried again without its
+# webhook (unsigned, as an ad-hoc request), and retry() refuses it.
+add_webhook($node, tool_name => "'dropme'", url => "'http://127.0.0.1:$port/hang/3000'",
+	timeout_ms => 1500);
+my $dropme = $node->safe_psql('postgres', q{
+	INSERT INTO nextphone.outbox (webhook, vars) VALUES ('dropme', '{}') RETURNING id});
+wait_for($node, "SELECT status FROM nextphone.outbox WHERE id = $dropme", 'sending', 'in flight');
+$node->safe_psql('postgres', "SELECT nextphone.drop_webhook('dropme')");
+wait_for($node, "SELECT status FROM nextphone.outbox WHERE id = $dropme", 'cancelled',
+	'its attempt timed out after the drop: cancelled');
+like($node->safe_psql('postgres', "SELECT attempts || ' ' || last_error FROM nextphone.outbox WHERE id = $dropme"),
+	qr/^1 webhook dropped; the last attempt failed: .*timed out/i, 'the error says why');
+($rc, $out, $err) = $node->psql('postgres', "SELECT nextphone.retry($dropme)");
+like($err, qr/cannot retry message $dropme because its webhook "dropme" was dropped/,
+	'retry() refuses it');
+usleep(500_000);
+is(scalar(grep { $_->{path} eq '/hang/3000' } @{ receiver_requests($port) }), 1,
+	'it was sent once');
+
 $node->stop;
 done_testing();
