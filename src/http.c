@@ -418,6 +418,10 @@ HttpStart(HttpClient *client, HttpRequest *req)
 	char		problem[NETGUARD_ERROR_LEN];
 
 	Assert(slot->state == SLOT_FILLING);
+
+	/* no reuse of a kept connection that nextphone.allowed_networks now refuses */
+	NetguardRecheckSockets();
+
 	oldcxt = MemoryContextSwitchTo(req->cxt);
 	initStringInfo(&req->response_headers);
 	initStringInfo(&req->response_body);

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <unistd.h>
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
@@ -370,6 +371,25 @@ NetguardResetState(NetguardState *state)
 }
 
 /*
+ * The connections this process opened and libcurl has not closed yet, with
+ * the address each was allowed to: libcurl keeps connections open for
+ * reuse, and a reused connection opens no socket, so when
+ * nextphone.allowed_networks narrows, NetguardRecheckSockets() shuts down the
+ * ones to an address no longer allowed.  malloc'd: they are kept from
+ * libcurl's callbacks, which must not raise an error.
+ */
+typedef struct NetguardSocket
+{
+	curl_socket_t fd;
+	struct sockaddr_storage addr;
+} NetguardSocket;
+
+static NetguardSocket *open_sockets = NULL;
+static int	n_open_sockets = 0;
+static int	max_open_sockets = 0;
+static uint64 sockets_checked_generation = 0;
+
+/*
  * NetguardOpenSocket
  *		libcurl CURLOPT_OPENSOCKETFUNCTION: open the socket only for an
  *		allowed address.
@@ -380,6 +400,7 @@ NetguardOpenSocket(void *clientp, curlsocktype purpose,
 {
 	NetguardState *state = (NetguardState *) clientp;
 	const char *reason = NULL;
+	curl_socket_t fd;
 
 	if (purpose != CURLSOCKTYPE_IPCXN)
 	{
@@ -407,7 +428,86 @@ NetguardOpenSocket(void *clientp, curlsocktype purpose,
 		return CURL_SOCKET_BAD;
 	}
 
-	return socket(address->family, address->socktype, address->protocol);
+	if (n_open_sockets == max_open_sockets)
+	{
+		int			newmax = Max(16, max_open_sockets * 2);
+		NetguardSocket *grown = realloc(open_sockets, newmax * sizeof(NetguardSocket));
+
+		if (grown == NULL)
+		{
+			if (state != NULL)
+			{
+				state->refused = true;
+				strlcpy(state->error, "out of memory", sizeof(state->error));
+			}
+			return CURL_SOCKET_BAD;
+		}
+		open_sockets = grown;
+		max_open_sockets = newmax;
+	}
+	fd = socket(address->family, address->socktype, address->protocol);
+	if (fd != CURL_SOCKET_BAD)
+	{
+		open_sockets[n_open_sockets].fd = fd;
+		memset(&open_sockets[n_open_sockets].addr, 0, sizeof(struct sockaddr_storage));
+		memcpy(&open_sockets[n_open_sockets].addr, &address->addr,
+			   Min(address->addrlen, sizeof(struct sockaddr_storage)));
+		n_open_sockets++;
+	}
+	return fd;
+}
+
+/*
+ * NetguardCloseSocket
+ *		libcurl CURLOPT_CLOSESOCKETFUNCTION: close a socket
+ *		NetguardOpenSocket opened, and forget it.
+ */
+int
+NetguardCloseSocket(void *clientp, curl_socket_t fd)
+{
+	for (int i = 0; i < n_open_sockets; i++)
+	{
+		if (open_sockets[i].fd == fd)
+		{
+			open_sockets[i] = open_sockets[--n_open_sockets];
+			break;
+		}
+	}
+	return close(fd);
+}
+
+/*
+ * NetguardRecheckSockets
+ *		After nextphone.allowed_networks changed: shut down the open
+ *		connections to an address it no longer allows.
+ */
+void
+NetguardRecheckSockets(void)
+{
+	int			closed = 0;
+
+	if (sockets_checked_generation == allowed_networks_generation)
+		return;
+	sockets_checked_generation = allowed_networks_generation;
+
+	for (int i = 0; i < n_open_sockets; i++)
+	{
+		const char *reason;
+
+		/*
+		 * Shut down, not closed: the descriptor stays libcurl's.  A request
+		 * in flight on it fails (and its retry is refused); an idle
+		 * connection is found dead when libcurl would reuse it, and the new
+		 * one it opens instead is checked.
+		 */
+		if (!NetguardAddressAllowed((struct sockaddr *) &open_sockets[i].addr, &reason) &&
+			shutdown(open_sockets[i].fd, SHUT_RDWR) == 0)
+			closed++;
+	}
+	if (closed > 0)
+		ereport(LOG,
+				(errmsg("nextphone: shut down %d connections to addresses no longer in nextphone.allowed_networks",
+						closed)));
 }
 
 /*
@@ -428,6 +528,7 @@ NetguardSetupCurl(CURL *curl, NetguardState *state)
 
 	SETOPT(CURLOPT_OPENSOCKETFUNCTION, NetguardOpenSocket);
 	SETOPT(CURLOPT_OPENSOCKETDATA, state);
+	SETOPT(CURLOPT_CLOSESOCKETFUNCTION, NetguardCloseSocket);
 	SETOPT(CURLOPT_PROTOCOLS_STR, protocols);
 	SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, protocols);
 	SETOPT(CURLOPT_FOLLOWLOCATION, 0L);

@@ -99,6 +99,21 @@ extern curl_socket_t NetguardOpenSocket(void *clientp, curlsocktype purpose,
 										struct curl_sockaddr *address);
 
 /*
+ * NetguardCloseSocket
+ *		libcurl CURLOPT_CLOSESOCKETFUNCTION, the pair of NetguardOpenSocket.
+ */
+extern int	NetguardCloseSocket(void *clientp, curl_socket_t fd);
+
+/*
+ * NetguardRecheckSockets
+ *		Shut down the connections NetguardOpenSocket opened to an address
+ *		that nextphone.allowed_networks no longer allows (after a reload).
+ *
+ * Cheap when the setting has not changed: call it before starting requests.
+ */
+extern void NetguardRecheckSockets(void);
+
+/*
  * NetguardResetState
  *		Clear a NetguardState before a transfer.
  */
@@ -112,7 +127,8 @@ extern void NetguardResetState(NetguardState *state);
  * and https only (https only when nextphone.require_https is on), for
  * redirects too; redirects not followed; no proxy from the environment; no
  * .netrc; peer and host name verification; TLS 1.2 at least; and the CA
- * bundle from nextphone.ca_file when set.  Call it again after a
+ * bundle from nextphone.ca_file when set; sockets are opened and closed by
+ * NetguardOpenSocket and NetguardCloseSocket.  Call it again after a
  * configuration reload (SIGHUP) to pick up new settings.  Returns the first
  * libcurl error, or CURLE_OK.
  */

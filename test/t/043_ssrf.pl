@@ -73,6 +73,26 @@ $id = send_to("http://127.0.0.1:$port/hook");
 is(wait_for_outbox($node, $id), 'delivered', 'allowed network: delivered');
 is(scalar(() = received($recv)), 1, 'the receiver got it');
 
+# The worker keeps its connections open for reuse; narrowing the setting
+# shuts down the ones it no longer allows.  ("localhost" is a name: its URL
+# passes the check at insert, and its address is checked at connect time.)
+$id = send_to("http://localhost:$port/first");
+is(wait_for_outbox($node, $id), 'delivered', 'allowed network, by name: delivered');
+is(scalar(() = received($recv)), 2, 'the receiver got it');
+$node->safe_psql('postgres', "ALTER SYSTEM RESET nextphone.allowed_networks");
+$node->reload;
+$node->poll_query_until('postgres', "SELECT current_setting('nextphone.allowed_networks') = ''");
+$node->poll_query_until('postgres',
+	"SELECT last_cycle_at > pg_conf_load_time() FROM nextphone.worker_status()");
+$id = send_to("http://localhost:$port/again");
+is(wait_for_outbox($node, $id), 'dead', 'allowed no more: dead');
+like((split /\|/, row($id))[3], qr/^refused to connect to (127\.0\.0\.1|::1): loopback address/,
+	'refused at connect time, not sent over the kept connection');
+is(scalar(() = received($recv)), 2, 'the receiver got nothing more');
+$node->safe_psql('postgres', "ALTER SYSTEM SET nextphone.allowed_networks = '127.0.0.1/32'");
+$node->reload;
+$node->poll_query_until('postgres', "SELECT current_setting('nextphone.allowed_networks') <> ''");
+
 # 127.0.0.2 is loopback too, but not listed.
 my $other = start_receiver(bind => '127.0.0.2');
 refused("http://127.0.0.2:$other->{port}/hook", qr/loopback address/);
