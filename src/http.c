@@ -660,7 +660,11 @@ HttpWait(HttpClient *client, long timeout_ms)
 
 	n = WaitEventSetWait(client->wait_set, wait_ms, &event, 1, PG_WAIT_EXTENSION);
 
-	if (n > 0 && (event.events & WL_SOCKET_READABLE))
+	/*
+	 * Read libcurl's sockets whatever woke us: a latch that is already set
+	 * is returned without the sockets being polled at all, and enqueue
+	 * commits may set it faster than the loop goes round.
+	 */
 	{
 		struct epoll_event events[64];
 		int			nev;
