@@ -198,7 +198,7 @@ parse_retry_schedule(const char *value, StringInfo out, double *first_ms)
 		while (*p == ' ')
 			p++;
 		num = strtod(p, &end);
-		if (end == p || num < 0)
+		if (end == p || !(num >= 0))	/* NaN too */
 			return false;
 		p = end;
 		while (*p == ' ')
@@ -252,7 +252,7 @@ check_retry_schedule(char **newval, void **extra, GucSource source)
 	initStringInfo(&buf);
 	if (*newval == NULL || !parse_retry_schedule(*newval, &buf, &first_ms))
 	{
-		GUC_check_errdetail("The retry schedule is a comma-separated list of waits such as \"0s,5s,5min,30min,2h\" (units ms, s, min, h, d).");
+		GUC_check_errdetail("The retry schedule is a comma-separated list of waits such as \"0s,5s,5min,30min,2h\" (units ms, s, min, h, d), each at most 365 days.");
 		pfree(buf.data);
 		return false;
 	}

@@ -84,5 +84,14 @@ my ($first) = grep { $_->{path} eq '/patient' } @{ receiver_requests($port) };
 my $waited = $first->{t} - $before;
 ok($waited >= 0.75, sprintf('the first request arrived %.3f s after the insert', $waited));
 
+# A malformed schedule is refused when set, and the one in force stays.
+for my $bad ('0s, nan s', '0s, inf s', '0s, 400d', '5', '-1s', '')
+{
+	my ($rc, $out, $err) = $node->psql('postgres',
+		"ALTER SYSTEM SET nextphone.retry_schedule = '$bad'");
+	like($err, qr/invalid value for parameter "nextphone.retry_schedule".*\n.*at most 365 days/,
+		"'$bad' is refused");
+}
+
 $node->stop;
 done_testing();
