@@ -133,7 +133,12 @@ static const char *claim_webhook_sql =
 "  FROM due JOIN nextphone.webhooks w ON w.id = due.webhook_id"
 " WHERE o.ctid = due.tid" CLAIM_RETURNING;
 
-/* After a special claim of $2 rows: spend the rate allowance, note a probe */
+/*
+ * After a special claim of $2 rows: spend the rate allowance, note a probe.
+ * No second probe while one is in flight: the next is due when the probe's
+ * lease ends (its outcome sets the time of the next one, or closes the
+ * circuit, well before).  $3 is nextphone.default_timeout.
+ */
 static const char *claimed_webhook_sql =
 "UPDATE nextphone.webhooks w"
 "   SET rate_limit_tat = CASE WHEN w.rate_limit_per_second IS NULL THEN NULL"
@@ -142,7 +147,7 @@ static const char *claimed_webhook_sql =
 "              + make_interval(secs => $2 / w.rate_limit_per_second) END,"
 "       circuit_state = CASE WHEN w.circuit_state = 'closed' THEN 'closed' ELSE 'half_open' END,"
 "       next_probe_at = CASE WHEN w.circuit_state = 'closed' THEN w.next_probe_at"
-"                            ELSE now() + make_interval(secs => $3 / 1000.0) END"
+"                            ELSE now() + make_interval(secs => coalesce(w.timeout_ms, $3) / 1000.0 + 60) END"
 " WHERE w.id = $1";
 
 static const char *next_due_sql =
@@ -161,7 +166,8 @@ static const char *next_due_sql =
 "                     ELSE (SELECT min(p.next_attempt_at) FROM nextphone.outbox p"
 "                            WHERE p.webhook_id = w.id AND p.queued AND p.status = 'pending') END AS head,"
 "                     CASE WHEN w.circuit_state <> 'closed' THEN w.next_probe_at END AS probe,"
-"                     CASE WHEN w.rate_limit_per_second IS NOT NULL THEN w.rate_limit_tat END AS tat) q"
+"                     CASE WHEN w.rate_limit_per_second IS NOT NULL THEN w.rate_limit_tat"
+"                          + make_interval(secs => 1.0 / w.rate_limit_per_second) END AS tat) q"
 "    WHERE w.enabled AND (w.ordered OR w.rate_limit_per_second IS NOT NULL OR w.circuit_state <> 'closed')))";
 
 /* Give back leased rows that were never sent */
@@ -253,7 +259,8 @@ static const char *record_sql =
 "        circuit_opened_at = CASE WHEN h.failures >= $11 THEN coalesce(w.circuit_opened_at, now())"
 "                                 WHEN h.had_success THEN NULL ELSE w.circuit_opened_at END,"
 "        next_probe_at = CASE WHEN h.failures >= $11 THEN now() + least(interval '1 hour',"
-"                               make_interval(secs => $12 / 1000.0 * 2 ^ least(h.failures - $11, 12)))"
+"                               greatest(make_interval(secs => $12 / 1000.0),"
+"                                        now() - coalesce(w.circuit_opened_at, now())))"
 "                             WHEN h.had_success THEN NULL ELSE w.next_probe_at END,"
 "        updated_at = now()"
 "   FROM h WHERE w.id = h.id"
@@ -930,7 +937,7 @@ QueueClaim(const QueuePolicy *policy, int limit_now, int limit,
 
 			v2[0] = Int64GetDatum(special_ids[i]);
 			v2[1] = Int32GetDatum(claimed);
-			v2[2] = Int32GetDatum(policy->circuit_probe_ms);
+			v2[2] = Int32GetDatum(policy->default_timeout_ms);
 			ret = SPI_execute_plan(queue_prepare(&claimed_webhook_plan, claimed_webhook_sql, 3, t2),
 								   v2, NULL, false, 0);
 			if (ret != SPI_OK_UPDATE)

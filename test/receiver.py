@@ -12,6 +12,7 @@ and, with LOGFILE, appended to it as one JSON line.  Paths:
     /retry-after/S     answer 429 with "Retry-After: S"
     /unavailable/S     answer 503 with "Retry-After: S"
     /hang/MS           wait MS milliseconds, then answer 200
+    /slow/MS/NNN       wait MS milliseconds, then answer NNN
     /reset             close the connection without answering (TCP reset)
     /switch/NAME       answer the status last set for NAME (200 at first)
     /odd-bytes         answer 200 with a header and a body holding bytes
@@ -114,6 +115,10 @@ class Handler(BaseHTTPRequestHandler):
         elif kind == "hang":
             time.sleep(int(arg) / 1000.0)
             self.answer(200, b"late")
+        elif kind == "slow":
+            time.sleep(int(arg) / 1000.0)
+            status = int(parts[3]) if len(parts) > 3 else 200
+            self.answer(status, b"slow")
         elif kind == "reset":
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                        struct.pack("ii", 1, 0))

@@ -75,5 +75,44 @@ my ($spent, $untouched) = split /\|/, $node->safe_psql('postgres', qq{
 ok($spent <= 13, "the backlog is not sent once the circuit is open ($spent attempts)");
 ok($untouched >= 27, "the rest of the 40 messages spent no attempt ($untouched)");
 
+# Failures of requests in flight together open the circuit once: the first
+# probe still comes one probe interval after it opened (it used to be
+# pushed back by each of them, here to 27 minutes).
+$node->safe_psql('postgres', 'ALTER SYSTEM SET nextphone.max_concurrency = 64');
+$node->reload;
+usleep(500_000);
+my $burst = add_webhook($node, tool_name => "'burst'", url => "'http://127.0.0.1:$port/status/500'",
+	retry_schedule => q{'{0s,1h}'});
+$node->safe_psql('postgres', qq{
+	INSERT INTO nextphone.outbox (webhook_id, method, url, body)
+	SELECT id, 'POST', url, '{}' FROM nextphone.webhooks, generate_series(1, 20)
+	 WHERE id = $burst});
+wait_for($node, "SELECT count(*) FROM nextphone.outbox WHERE webhook_id = $burst AND attempts > 0", '20',
+	'twenty messages to a failing endpoint at once');
+is($node->safe_psql('postgres', qq{
+	SELECT circuit_state, next_probe_at - circuit_opened_at < interval '2 s'
+	  FROM nextphone.webhooks WHERE id = $burst}),
+	'open|t', 'the circuit is open, its first probe one interval away');
+
+# A probe that takes longer than the probe interval is the only one in
+# flight: the next comes after its failure, and each wait is as long as the
+# circuit has been open (probes 1, 2, 4, 8 ... intervals after it opened).
+receiver_get($port, '/_clear');
+my $slow = add_webhook($node, tool_name => "'slowprobe'",
+	url => "'http://127.0.0.1:$port/slow/1500/500'", timeout_ms => 5000,
+	retry_schedule => q{'{0s,100ms}'}, max_attempts => 50);
+$node->safe_psql('postgres', qq{
+	INSERT INTO nextphone.outbox (webhook_id, method, url, body)
+	SELECT id, 'POST', url, '{}' FROM nextphone.webhooks, generate_series(1, 3)
+	 WHERE id = $slow});
+wait_for($node, "SELECT circuit_state <> 'closed' FROM nextphone.webhooks WHERE id = $slow", 't',
+	'three slow failures open the circuit');
+usleep(7_000_000);
+my @t = map { $_->{t} } grep { $_->{path} =~ m{^/slow/} } @{ receiver_requests($port) };
+my @probes = @t[3 .. $#t];
+my @gaps = map { $probes[$_] - $probes[$_ - 1] } 1 .. $#probes;
+ok(@probes >= 2 && @probes <= 4, scalar(@probes) . ' probes in 7 s');
+ok(!grep({ $_ < 1.5 } @gaps), 'never two at once: ' . join(', ', map { sprintf('%.2f s', $_) } @gaps));
+
 $node->stop;
 done_testing();
