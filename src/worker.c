@@ -1286,6 +1286,13 @@ NextphoneWorkerMain(Datum main_arg)
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
+
+	/*
+	 * No query cancel (pg_cancel_backend): an error in the middle of a step
+	 * would end the worker, and the requests in flight would be sent again
+	 * by the next one.  Its statements are short; SIGTERM stops it.
+	 */
+	pqsignal(SIGINT, SIG_IGN);
 	BackgroundWorkerUnblockSignals();
 
 	if (shared == NULL || slot_number < 0 || slot_number >= shared->nslots)

@@ -45,6 +45,19 @@ wait_for($node, "SELECT status = 'delivered' FROM nextphone.outbox", 't',
 is($node->safe_psql('postgres', 'SELECT pid FROM nextphone.worker_status()'),
 	$pid1, 'worker_status() names the running worker');
 
+# pg_cancel_backend() does nothing to it: a cancelled step would end the
+# worker, and the requests in flight would be sent again.
+$node->safe_psql('postgres', qq{
+	INSERT INTO nextphone.outbox (method, url, body)
+	SELECT 'POST', 'http://127.0.0.1:$port/hang/1500', '{}' FROM generate_series(1, 3)});
+wait_for($node, "SELECT count(*) FROM nextphone.outbox WHERE status = 'sending'", '3', 'three in flight');
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($pid1)");
+wait_for($node, "SELECT count(*) FROM nextphone.outbox WHERE status = 'delivered'", '4',
+	'delivered after a cancel request');
+is($node->safe_psql('postgres', 'SELECT pid FROM nextphone.worker_status()'), $pid1,
+	'the same worker');
+is(scalar(grep { $_->{path} eq '/hang/1500' } @{ receiver_requests($port) }), 3, 'each sent once');
+
 # SIGTERM stops it; the postmaster starts it again.
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($pid1)");
 ok($node->poll_query_until('postgres',
@@ -52,7 +65,7 @@ ok($node->poll_query_until('postgres',
 	'the worker is restarted after SIGTERM');
 $node->safe_psql('postgres',
 	"INSERT INTO nextphone.outbox (method, url, body) VALUES ('POST', 'http://127.0.0.1:$port/two', '{}')");
-wait_for($node, "SELECT count(*) = 2 FROM nextphone.outbox WHERE status = 'delivered'", 't',
+wait_for($node, "SELECT count(*) = 5 FROM nextphone.outbox WHERE status = 'delivered'", 't',
 	'the restarted worker delivers');
 
 # Dropping the extension: the worker goes back to waiting, and the server
