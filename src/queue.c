@@ -170,16 +170,26 @@ static const char *next_due_sql =
 "                          + make_interval(secs => 1.0 / w.rate_limit_per_second) END AS tat) q"
 "    WHERE w.enabled AND (w.ordered OR w.rate_limit_per_second IS NOT NULL OR w.circuit_state <> 'closed')))";
 
-/* Give back leased rows that were never sent */
+/*
+ * Give back leased rows that were never sent, and take back rows whose lease
+ * expired.  Neither waits for a row another transaction holds (a session
+ * that locked it): the worker must not stall, and the row's lease is taken
+ * back, or runs out, later.
+ */
 static const char *release_sql =
 "UPDATE nextphone.outbox"
 "   SET status = 'pending', lease_until = NULL, leased_by = NULL"
-" WHERE id = ANY ($1) AND status = 'sending' AND leased_by = $2";
+" WHERE id IN (SELECT id FROM nextphone.outbox"
+"               WHERE id = ANY ($1) AND status = 'sending' AND leased_by = $2"
+"                 FOR NO KEY UPDATE SKIP LOCKED)";
 
 static const char *reclaim_sql =
 "UPDATE nextphone.outbox"
 "   SET status = 'pending', lease_until = NULL, leased_by = NULL"
-" WHERE queued AND status = 'sending' AND (lease_until < now() OR ($1 AND leased_by = $2))";
+" WHERE id IN (SELECT id FROM nextphone.outbox"
+"               WHERE queued AND status = 'sending'"
+"                 AND (lease_until < now() OR ($1 AND leased_by = $2))"
+"                 FOR NO KEY UPDATE SKIP LOCKED)";
 
 /*
  * Record outcomes.  Rows still leased by this worker only: a row whose lease
@@ -309,7 +319,19 @@ static const char *lock_webhooks_wait_sql =
 static const char *extend_leases_sql =
 "UPDATE nextphone.outbox"
 "   SET lease_until = now() + make_interval(secs => 60)"
-" WHERE id = ANY ($1) AND status = 'sending' AND leased_by = $2";
+" WHERE id IN (SELECT id FROM nextphone.outbox"
+"               WHERE id = ANY ($1) AND status = 'sending' AND leased_by = $2"
+"                 FOR NO KEY UPDATE SKIP LOCKED)";
+
+/*
+ * Lock the outbox rows of a batch of outcomes, those no other transaction
+ * holds (a session that locked or updated a row being sent: see
+ * QueueRecord).
+ */
+static const char *lock_rows_sql =
+"SELECT o.id FROM nextphone.outbox o"
+" WHERE o.id = ANY ($1)"
+" ORDER BY o.id FOR NO KEY UPDATE OF o SKIP LOCKED";
 
 /*
  * Delete delivered rows older than the retention, and their attempts (first:
@@ -351,6 +373,8 @@ static const char *secrets_sql =
 
 static Datum queue_array(Datum *values, bool *nulls, int n, Oid type);
 static int	queue_int64_cmp(const void *a, const void *b);
+static ErrorData *queue_try_bounded(void (*fn) (void *arg), void *arg, MemoryContext work);
+static bool queue_lock_error(int sqlerrcode);
 
 /* Prepared plans, kept for the life of the worker */
 static SPIPlanPtr claim_plan = NULL;
@@ -365,13 +389,14 @@ static SPIPlanPtr disable_webhook_plan = NULL;
 static SPIPlanPtr lock_webhooks_plan = NULL;
 static SPIPlanPtr lock_webhooks_wait_plan = NULL;
 static SPIPlanPtr extend_leases_plan = NULL;
+static SPIPlanPtr lock_rows_plan = NULL;
 static SPIPlanPtr purge_plan = NULL;
 static SPIPlanPtr last_resort_plan = NULL;
 
 static SPIPlanPtr *const all_plans[] = {
 	&claim_plan, &special_plan, &claim_webhook_plan, &claimed_webhook_plan,
 	&next_due_plan, &reclaim_plan, &release_plan, &record_plan,
-	&disable_webhook_plan, &lock_webhooks_plan, &lock_webhooks_wait_plan, &extend_leases_plan,
+	&disable_webhook_plan, &lock_webhooks_plan, &lock_webhooks_wait_plan, &extend_leases_plan, &lock_rows_plan,
 	&purge_plan, &last_resort_plan
 };
 
@@ -1191,15 +1216,80 @@ queue_lock_waiting(Datum ids)
 {
 	ErrorData  *edata;
 
-	/* (the worker's lock_timeout is an override: see NextphoneWorkerMain) */
-	SetConfigOption("lock_timeout", CppAsString2(QUEUE_BUSY_WAIT_MS), PGC_SUSET, PGC_S_OVERRIDE);
-	edata = queue_try(queue_lock_wait_statement, &ids, CurrentMemoryContext);
-	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
-	/* (two workers waiting for each other: a deadlock_timeout below ours) */
-	if (edata != NULL && edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE &&
-		edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED)
+	edata = queue_try_bounded(queue_lock_wait_statement, &ids, CurrentMemoryContext);
+	if (edata != NULL && !queue_lock_error(edata->sqlerrcode))
 		ReThrowError(edata);
 	return edata == NULL;
+}
+
+/*
+ * queue_try_bounded
+ *		queue_try(), waiting at most QUEUE_BUSY_WAIT_MS for each lock.
+ */
+static ErrorData *
+queue_try_bounded(void (*fn) (void *arg), void *arg, MemoryContext work)
+{
+	ErrorData  *edata;
+
+	/* (the worker's lock_timeout is an override: see NextphoneWorkerMain) */
+	SetConfigOption("lock_timeout", CppAsString2(QUEUE_BUSY_WAIT_MS), PGC_SUSET, PGC_S_OVERRIDE);
+	edata = queue_try(fn, arg, work);
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	return edata;
+}
+
+/*
+ * queue_lock_error
+ *		Whether an error of queue_try_bounded() is a lock it did not get.
+ *		(Two workers waiting for each other: a deadlock_timeout below ours.)
+ */
+static bool
+queue_lock_error(int sqlerrcode)
+{
+	return sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
+		sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED;
+}
+
+/*
+ * queue_lock_rows
+ *		Lock the outbox rows of n outcomes.  Returns how many of them
+ *		another transaction holds, their ids in *busy, in id order (with
+ *		those deleted meanwhile, if any: their outcomes wait along, and are
+ *		dropped when tried again).
+ */
+static int
+queue_lock_rows(QueueOutcome *outcomes, int n, int64 **busy)
+{
+	int64	   *row_ids = palloc(sizeof(int64) * n);
+	Datum	   *ids = palloc(sizeof(Datum) * n);
+	Oid			types[1] = {INT8ARRAYOID};
+	Datum		array;
+	int			nbusy = 0;
+	int			ret;
+
+	for (int i = 0; i < n; i++)
+		row_ids[i] = outcomes[i].id;
+	qsort(row_ids, n, sizeof(int64), queue_int64_cmp);
+	n = qunique(row_ids, n, sizeof(int64), queue_int64_cmp);
+	for (int i = 0; i < n; i++)
+		ids[i] = Int64GetDatum(row_ids[i]);
+	array = queue_array(ids, NULL, n, INT8OID);
+	ret = SPI_execute_plan(queue_prepare(&lock_rows_plan, lock_rows_sql, 1, types),
+						   &array, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not lock the rows of finished messages: %s",
+			 SPI_result_code_string(ret));
+
+	*busy = palloc(sizeof(int64) * n);
+	for (int i = 0, j = 0; i < n; i++)
+	{
+		while (j < (int) SPI_processed && queue_result_int64(j) < row_ids[i])
+			j++;
+		if (j < (int) SPI_processed && queue_result_int64(j) == row_ids[i])
+			continue;
+		(*busy)[nbusy++] = row_ids[i];
+	}
+	return nbusy;
 }
 
 /*
@@ -1396,12 +1486,13 @@ queue_record_statement(void *arg)
 /*
  * queue_record_guarded
  *		queue_record_batch() in a subtransaction: false, and *message set,
- *		if it failed for the data it was given (then nothing of it is kept);
- *		any other error is raised again.
+ *		if it failed for the data it was given (then nothing of it is kept).
+ *		A row lock not had within QUEUE_BUSY_WAIT_MS: false, and *locked set,
+ *		if locked is given.  Any other error is raised again.
  */
 static bool
 queue_record_guarded(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
-					 int64 *held, int *nheld, char **message)
+					 int64 *held, int *nheld, char **message, bool *locked)
 {
 	MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "nextphone record",
 											   ALLOCSET_DEFAULT_SIZES);
@@ -1409,14 +1500,19 @@ queue_record_guarded(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 	int			nheld_before = *nheld;
 	ErrorData  *edata;
 
-	edata = queue_try(queue_record_statement, &args, work);
+	edata = queue_try_bounded(queue_record_statement, &args, work);
 	MemoryContextDelete(work);
 	if (edata == NULL)
 		return true;
+	*nheld = nheld_before;
+	if (locked != NULL && queue_lock_error(edata->sqlerrcode))
+	{
+		*locked = true;
+		return false;
+	}
 	if (!queue_data_error(edata->sqlerrcode))
 		ReThrowError(edata);
 	*message = edata->message;
-	*nheld = nheld_before;
 	return false;
 }
 
@@ -1473,9 +1569,9 @@ queue_record_parts(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 	{
 		int			half = n / 2;
 
-		if (!queue_record_guarded(policy, outcomes, half, held, nheld, &why))
+		if (!queue_record_guarded(policy, outcomes, half, held, nheld, &why, NULL))
 			queue_record_parts(policy, outcomes, half, held, nheld, why);
-		if (!queue_record_guarded(policy, outcomes + half, n - half, held, nheld, &why))
+		if (!queue_record_guarded(policy, outcomes + half, n - half, held, nheld, &why, NULL))
 			queue_record_parts(policy, outcomes + half, n - half, held, nheld, why);
 		return;
 	}
@@ -1493,19 +1589,20 @@ queue_record_parts(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 			(errmsg("could not record the outcome of message %lld: %s",
 					(long long) outcomes[0].id, message),
 			 errdetail("It is recorded without the response.")));
-	if (!queue_record_guarded(policy, &bare, 1, held, nheld, &why))
+	if (!queue_record_guarded(policy, &bare, 1, held, nheld, &why, NULL))
 		queue_record_last_resort(policy, &outcomes[0], why);
 }
 
 /*
  * queue_defer_busy
- *		Move the outcomes of the busy webhooks (sorted ids) to the end of the
- *		array, keeping the order on both sides, and extend the leases of
- *		their rows.  Returns how many were moved.
+ *		Move the outcomes of the busy webhooks, or of the busy rows (sorted
+ *		ids, either list may be empty), to the end of the array, keeping the
+ *		order on both sides, and extend the leases of their rows (those
+ *		not held elsewhere).  Returns how many were moved.
  */
 static int
 queue_defer_busy(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
-				 const int64 *busy, int nbusy)
+				 const int64 *busy, int nbusy, const int64 *busy_rows, int nbusy_rows)
 {
 	QueueOutcome *kept = palloc(sizeof(QueueOutcome) * n);
 	QueueOutcome *deferred = palloc(sizeof(QueueOutcome) * n);
@@ -1518,8 +1615,10 @@ queue_defer_busy(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 
 	for (int i = 0; i < n; i++)
 	{
-		if (outcomes[i].webhook_id != 0 &&
-			bsearch(&outcomes[i].webhook_id, busy, nbusy, sizeof(int64), queue_int64_cmp) != NULL)
+		if ((outcomes[i].webhook_id != 0 && nbusy > 0 &&
+			 bsearch(&outcomes[i].webhook_id, busy, nbusy, sizeof(int64), queue_int64_cmp) != NULL) ||
+			(nbusy_rows > 0 &&
+			 bsearch(&outcomes[i].id, busy_rows, nbusy_rows, sizeof(int64), queue_int64_cmp) != NULL))
 		{
 			ids[ndeferred] = Int64GetDatum(outcomes[i].id);
 			deferred[ndeferred++] = outcomes[i];
@@ -1549,7 +1648,11 @@ queue_defer_busy(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
  * flight, whose responses would then be taken for timeouts.  The outcomes
  * of such webhooks are not recorded now: they are moved to the end of the
  * array, their rows keep their lease, and their number is returned, for the
- * caller to record them later.
+ * caller to record them later.  The same goes for outbox rows that another
+ * transaction holds (a session that locked or updated a message being
+ * sent): the statement waits QUEUE_BUSY_WAIT_MS at most for a row, and if
+ * one is held longer, the rows are locked first and the held ones' outcomes
+ * left for later too.
  *
  * A response is whatever a receiver sent, and one outcome that the
  * statement cannot take (an error about the data: a bad value, a constraint
@@ -1577,17 +1680,39 @@ QueueRecord(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 	nbusy = queue_lock_webhooks(outcomes, n, &busy);
 	if (nbusy > 0)
 	{
-		ndeferred = queue_defer_busy(policy, outcomes, n, busy, nbusy);
+		ndeferred = queue_defer_busy(policy, outcomes, n, busy, nbusy, NULL, 0);
 		n -= ndeferred;
 	}
-	if (n > 0 && !queue_record_guarded(policy, outcomes, n, *held, nheld, &message))
+	if (n > 0)
 	{
-		if (n > 1)
-			ereport(WARNING,
-					(errmsg("could not record the outcomes of %d requests in one statement: %s",
-							n, message),
-					 errdetail("The outcomes will be recorded in parts.")));
-		queue_record_parts(policy, outcomes, n, *held, nheld, message);
+		bool		locked = false;
+		bool		recorded;
+
+		recorded = queue_record_guarded(policy, outcomes, n, *held, nheld, &message, &locked);
+		if (!recorded && locked)
+		{
+			/* some rows are held elsewhere: leave theirs for later */
+			int64	   *busy_rows;
+			int			nbusy_rows = queue_lock_rows(outcomes, n, &busy_rows);
+			int			moved = 0;
+
+			if (nbusy_rows > 0)
+				moved = queue_defer_busy(policy, outcomes, n, NULL, 0, busy_rows, nbusy_rows);
+			ndeferred += moved;
+			n -= moved;
+			/* the rest are locked now: nothing to wait for */
+			recorded = n == 0 ||
+				queue_record_guarded(policy, outcomes, n, *held, nheld, &message, NULL);
+		}
+		if (!recorded)
+		{
+			if (n > 1)
+				ereport(WARNING,
+						(errmsg("could not record the outcomes of %d requests in one statement: %s",
+								n, message),
+						 errdetail("The outcomes will be recorded in parts.")));
+			queue_record_parts(policy, outcomes, n, *held, nheld, message);
+		}
 	}
 	queue_end();
 	return ndeferred;

@@ -46,6 +46,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 #include "utils/varlena.h"
@@ -889,9 +890,9 @@ record_pending(const QueuePolicy *policy, TimestampTz now)
 	left = QueueRecord(policy, batch, n, &held, &nheld);
 	if (left > 0 && ndeferred == 0)
 		ereport(LOG,
-				(errmsg("outcomes of %d requests wait to be recorded: another transaction holds their webhook",
+				(errmsg("outcomes of %d requests wait to be recorded: another transaction holds their webhook or their message",
 						left),
-				 errdetail("A transaction that updates a webhook holds back the recording of its outcomes, and its deliveries, until it ends.")));
+				 errdetail("A transaction that updates a webhook, or locks a message being sent, holds back the recording of their outcomes until it ends.")));
 	if (left > 0 || retry)
 	{
 		keep_deferred(retry ? 0 : ndeferred, batch + n - left, left);
@@ -1263,6 +1264,21 @@ worker_connect(void)
 }
 
 /*
+ * worker_sigint
+ *		SIGINT: the worker's own lock_timeout cancels its statement (the
+ *		timeout sends SIGINT); a query cancel from outside (pg_cancel_backend)
+ *		is ignored.  An error in the middle of a step would end the worker,
+ *		and the requests in flight would be sent again by the next one; its
+ *		statements are short, and SIGTERM stops it.
+ */
+static void
+worker_sigint(SIGNAL_ARGS)
+{
+	if (get_timeout_indicator(LOCK_TIMEOUT, false))
+		StatementCancelHandler(postgres_signal_arg);
+}
+
+/*
  * NextphoneWorkerMain
  *		Entry point of a delivery worker; main_arg is its slot.
  */
@@ -1287,12 +1303,7 @@ NextphoneWorkerMain(Datum main_arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 
-	/*
-	 * No query cancel (pg_cancel_backend): an error in the middle of a step
-	 * would end the worker, and the requests in flight would be sent again
-	 * by the next one.  Its statements are short; SIGTERM stops it.
-	 */
-	pqsignal(SIGINT, SIG_IGN);
+	pqsignal(SIGINT, worker_sigint);
 	BackgroundWorkerUnblockSignals();
 
 	if (shared == NULL || slot_number < 0 || slot_number >= shared->nslots)

@@ -107,8 +107,38 @@ is($node->safe_psql('postgres', 'SELECT pid FROM nextphone.worker_status()'), $p
 	'the same worker throughout');
 my $log = slurp_file($node->logfile);
 unlike($log, qr/canceling statement due to lock timeout/, 'the worker never hit the lock timeout');
-like($log, qr/LOG:  outcomes of \d+ requests wait to be recorded: another transaction holds their webhook/,
+like($log, qr/LOG:  outcomes of \d+ requests wait to be recorded: another transaction holds their webhook or their message/,
 	'the wait is logged');
+
+# A session that locks a message being sent (or updates it) holds back the
+# recording of its outcome in the same way, and of nothing else.
+$node->safe_psql('postgres', qq{
+	INSERT INTO nextphone.outbox (method, url, body)
+	SELECT 'POST', 'http://127.0.0.1:$port/hang/' || CASE WHEN g = 1 THEN 700 ELSE 300 END, '{}'
+	  FROM generate_series(1, 6) g});
+my $held = $node->safe_psql('postgres',
+	"SELECT id FROM nextphone.outbox WHERE url LIKE '%/hang/700' AND status <> 'delivered'");
+wait_for($node, "SELECT status FROM nextphone.outbox WHERE id = $held", 'sending', 'a slow message in flight');
+my $locker = $node->background_psql('postgres');
+$locker->query_safe('BEGIN');
+$locker->query_safe("SELECT id FROM nextphone.outbox WHERE id = $held FOR UPDATE");
+sleep 2;
+is($node->safe_psql('postgres', "SELECT status, attempts FROM nextphone.outbox WHERE id = $held"),
+	'sending|0', 'its outcome waits while a session holds its row');
+$node->safe_psql('postgres', qq{
+	INSERT INTO nextphone.outbox (method, url, body)
+	SELECT 'POST', 'http://127.0.0.1:$port/hang/301', '{}' FROM generate_series(1, 5)});
+wait_for($node, q{SELECT count(*) FROM nextphone.outbox WHERE url ~ '/hang/30[01]$' AND status = 'delivered' AND attempts = 1},
+	'10', 'the other messages are delivered meanwhile, in one attempt each');
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_stat_activity WHERE pid = $pid AND wait_event_type = 'Lock'"),
+	'0', 'the worker does not wait for the row');
+$locker->query_safe('COMMIT');
+$locker->quit;
+wait_for($node, "SELECT status || ' ' || attempts FROM nextphone.outbox WHERE id = $held", 'delivered 1',
+	'recorded once the session ends');
+is(scalar(grep { $_->{path} eq '/hang/700' } @{ receiver_requests($port) }), 1, 'sent once');
+is($node->safe_psql('postgres', 'SELECT pid FROM nextphone.worker_status()'), $pid,
+	'the same worker throughout');
 
 # exit_on_error would turn the error that the outcome statement recovers
 # from (an outcome it cannot take: here a constraint refuses status 418, see
