@@ -878,7 +878,7 @@ queue_take_jobs(List **jobs, bool *any_tags)
  */
 List *
 QueueClaim(const QueuePolicy *policy, int limit_now, int limit,
-		   const int64 *busy, int nbusy)
+		   const int64 *busy, int nbusy, int *waiting)
 {
 	Oid			types[5] = {INT4OID, INT4OID, INT4OID, INT8OID, INT8OID};
 	Datum		values[5];
@@ -936,13 +936,19 @@ QueueClaim(const QueuePolicy *policy, int limit_now, int limit,
 		special_allow[i] = allow;
 	}
 
-	for (int i = 0; i < nspecial && list_length(jobs) < Min(limit_now, limit); i++)
+	*waiting = 0;
+	for (int i = 0; i < nspecial; i++)
 	{
 		int			before = list_length(jobs);
 		int			claimed;
 
 		if (special_allow[i] <= 0)
 			continue;
+		if (before >= Min(limit_now, limit))
+		{
+			(*waiting)++;
+			continue;
+		}
 		values[0] = Int32GetDatum(Min(special_allow[i], Min(limit_now, limit) - before));
 		values[1] = Int32GetDatum(policy->worker_number);
 		values[2] = Int32GetDatum(policy->default_timeout_ms);
@@ -955,6 +961,8 @@ QueueClaim(const QueuePolicy *policy, int limit_now, int limit,
 			elog(ERROR, "could not claim due messages: %s", SPI_result_code_string(ret));
 		queue_take_jobs(&jobs, &any_tags);
 		claimed = list_length(jobs) - before;
+		for (int j = before; j < list_length(jobs); j++)
+			((QueueJob *) list_nth(jobs, j))->now = true;
 		if (claimed > 0)
 		{
 			Oid			t2[3] = {INT8OID, INT4OID, INT4OID};

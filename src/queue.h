@@ -29,6 +29,9 @@ typedef struct QueueJob
 	long		timeout_ms;		/* 0: the default */
 	List	   *signing_secrets;	/* "whsec_..." strings to sign with */
 	char	   *error;			/* set when the row cannot be sent */
+	bool		now;			/* its webhook's policy (order, rate limit,
+								 * probe) holds at claim time: send at once,
+								 * ahead of rows claimed earlier */
 } QueueJob;
 
 /* How one attempt ended, for QueueRecord */
@@ -101,12 +104,15 @@ extern uint64 QueueReclaim(const QueuePolicy *policy, bool own_too);
  *		return them as a List of QueueJob allocated in the caller's memory
  *		context.  Rows of ordered, rate-limited or circuit-probed webhooks
  *		are claimed only up to limit_now, the rows the caller sends at once:
- *		their policy holds at claim time.  No rows of the busy webhooks
- *		(nbusy ids, in any order, repeated or not: those whose outcomes
- *		QueueRecord left for later) are claimed.
+ *		their policy holds at claim time (QueueJob.now is set for them).
+ *		*waiting is set to the number of such webhooks with rows due that
+ *		got none for want of limit_now, for the caller to keep slots free
+ *		for them next time.  No rows of the busy webhooks (nbusy ids, in any
+ *		order, repeated or not: those whose outcomes QueueRecord left for
+ *		later) are claimed.
  */
 extern List *QueueClaim(const QueuePolicy *policy, int limit_now, int limit,
-						const int64 *busy, int nbusy);
+						const int64 *busy, int nbusy, int *waiting);
 
 /*
  * QueueRelease

@@ -157,6 +157,15 @@ static QueueOutcome *deferred = NULL;
 static int	ndeferred = 0;
 static int64 *busy_webhooks = NULL; /* theirs, one per outcome */
 static int	nbusy_webhooks = 0;
+
+/*
+ * Webhooks with a policy of their own (ordered, rate-limited, probed) whose
+ * due rows the last claim could not take, for want of a free slot: the
+ * backlog leaves as many slots free (a quarter of them at most), or under
+ * a steady load it would take every slot that frees up, and those rows
+ * would wait until the whole queue before them is sent.
+ */
+static int	special_waiting = 0;
 static TimestampTz deferred_retry_at = 0;
 static int	deferred_wait_ms = 0;
 
@@ -949,6 +958,7 @@ job_copy(const QueueJob *job)
 	copy->body = job->body ? pstrdup(job->body) : NULL;
 	copy->headers = string_list_copy(job->headers);
 	copy->timeout_ms = job->timeout_ms;
+	copy->now = job->now;
 	copy->signing_secrets = string_list_copy(job->signing_secrets);
 	MemoryContextSwitchTo(old);
 	return copy;
@@ -1011,7 +1021,8 @@ job_refusal(const QueueJob *job)
 static List *
 claim_jobs(const QueuePolicy *policy, int now, int limit, int *nclaimed)
 {
-	List	   *jobs = QueueClaim(policy, now, limit, busy_webhooks, nbusy_webhooks);
+	List	   *jobs = QueueClaim(policy, now, limit, busy_webhooks, nbusy_webhooks,
+								  &special_waiting);
 	List	   *sendable = NIL;
 	ListCell   *lc;
 	int64		failed = 0;
@@ -1024,6 +1035,9 @@ claim_jobs(const QueuePolicy *policy, int now, int limit, int *nclaimed)
 		QueueJob   *job = (QueueJob *) lfirst(lc);
 		const char *refusal = NULL;
 
+		/* the timeout its lease was given, whatever a reload sets meanwhile */
+		if (job->timeout_ms <= 0)
+			job->timeout_ms = policy->default_timeout_ms;
 		if (job->error != NULL || (refusal = job_refusal(job)) != NULL)
 		{
 			QueueOutcome *o = pending_add();
@@ -1075,7 +1089,8 @@ start_request(HttpClient *client, QueueJob *job)
 
 /*
  * start_requests
- *		Start the claimed rows in the free slots, backlog first; keep the
+ *		Start the claimed rows in the free slots: those to be sent at once
+ *		(QueueJob.now) first, then the backlog, then the others; keep the
  *		rest in the backlog (claimed at claimed_at).
  */
 static void
@@ -1083,6 +1098,17 @@ start_requests(HttpClient *client, int client_size, List *jobs, TimestampTz clai
 {
 	ListCell   *lc;
 
+	/* rows claimed for free slots, under their webhook's policy: at once */
+	foreach(lc, jobs)
+	{
+		QueueJob   *job = (QueueJob *) lfirst(lc);
+
+		if (job->now && HttpBusy(client) < client_size)
+		{
+			start_request(client, job);
+			jobs = foreach_delete_current(jobs, lc);
+		}
+	}
 	while (backlog != NIL && HttpBusy(client) < client_size)
 	{
 		BacklogJob *b = (BacklogJob *) linitial(backlog);
@@ -1472,9 +1498,15 @@ NextphoneWorkerMain(Datum main_arg)
 		/* 1. take the finished requests' outcomes and free their slots */
 		collect_finished(client);
 
-		/* 2. send claimed rows waiting for a slot (a new max_concurrency takes effect once the slots are drained) */
+		/*
+		 * 2. send claimed rows waiting for a slot, leaving some free for
+		 * webhooks with a policy of their own that are waiting (a new
+		 * max_concurrency takes effect once the slots are drained)
+		 */
 		if (!rebuild)
-			start_requests(client, client_size, NIL, 0);
+			start_requests(client,
+						   client_size - Min(special_waiting, Max(1, client_size / 4)),
+						   NIL, 0);
 
 		/*
 		 * 3. in one short transaction, committed before any request of the
