@@ -69,10 +69,15 @@ SELECT nextphone.render(NULL, '{}') IS NULL AS null_template,
        nextphone.render_json(NULL::text, '{}') IS NULL AS null_json,
        nextphone.template_variables(NULL) IS NULL AS null_variables;
 
--- Sections nested over lists multiply (here 10^20 steps, with no output):
--- such a rendering never ends on its own, but it can be cancelled like any
--- statement.
-SET statement_timeout = '200ms';
+-- Sections nested over lists multiply (here 10^20 steps, with no output;
+-- then 10^6 copies of a 1,000-byte value): a rendering stops after a million
+-- steps, or 64 MB of output, whichever comes first, long before it would
+-- otherwise end; and it can be cancelled like any statement.
+SELECT nextphone.render(repeat('{{#l}}', 20) || repeat('{{/l}}', 20),
+                        '{"l": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}', on_missing => 'empty');
+SELECT nextphone.render(repeat('{{#l}}', 6) || '{{v}}' || repeat('{{/l}}', 6),
+                        jsonb_build_object('l', '[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]'::jsonb, 'v', repeat('x', 1000)));
+SET statement_timeout = '50ms';
 SELECT nextphone.render(repeat('{{#l}}', 20) || repeat('{{/l}}', 20),
                         '{"l": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}', on_missing => 'empty');
 RESET statement_timeout;

@@ -510,6 +510,7 @@ TmplRenderInit(TmplRender *r, const TmplValueOps *ops, const TmplValue *root,
 	memset(r, 0, sizeof(TmplRender));
 	r->ops = ops;
 	r->out = out;
+	r->start_len = out->len;
 	r->maxdepth = 8;
 	r->stack = palloc(r->maxdepth * sizeof(TmplValue));
 	r->stack[0] = *root;
@@ -853,7 +854,12 @@ render_nodes(TmplRender *r, const TmplNode *node)
 		if (r->max_steps > 0 && ++r->steps > r->max_steps)
 			ereport(ERROR,
 					errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					errmsg("template rendering exceeds %ld steps", r->max_steps));
+					errmsg("template rendering exceeds %ld steps", r->max_steps),
+					errdetail("Sections nested over long lists render their contents once per combination of items."));
+		if (r->max_output > 0 && r->out->len - r->start_len > r->max_output)
+			ereport(ERROR,
+					errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					errmsg("rendered template exceeds %d bytes", r->max_output));
 
 		switch (node->kind)
 		{

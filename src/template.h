@@ -63,6 +63,15 @@ extern TemplateEscape TemplateParseEscape(const char *value);
 extern TemplateOnMissing TemplateParseOnMissing(const char *value);
 
 /*
+ * The most a rendering may do: sections nested over lists multiply, so a
+ * small template and variables could otherwise run for hours and fill a
+ * gigabyte before any size check.  Past either limit: error 54000.  (A
+ * delivery body is held to nextphone.max_body_size after rendering.)
+ */
+#define TEMPLATE_MAX_STEPS		1000000
+#define TEMPLATE_MAX_OUTPUT		(64 * 1024 * 1024)
+
+/*
  * TemplateRenderInto
  *		The general form: render the template "src" (len bytes) of the given
  *		kind with "vars", appending the result to "out".  "escape" applies to

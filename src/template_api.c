@@ -130,6 +130,9 @@ TemplateRenderInto(StringInfo out, const char *src, int len, TemplateKind kind,
 
 	TmplJsonbRoot(vars, &root);
 	TmplRenderInit(&r, &TmplJsonbOps, &root, out);
+	/* a runaway template stops early (one within them is checked after) */
+	r.max_steps = TEMPLATE_MAX_STEPS;
+	r.max_output = TEMPLATE_MAX_OUTPUT;
 	r.on_missing = (TmplOnMissing) on_missing;
 	r.keep_secrets = keep_secrets;
 	switch (kind)
@@ -146,6 +149,10 @@ TemplateRenderInto(StringInfo out, const char *src, int len, TemplateKind kind,
 			TmplUrlRender(&r, (Tmpl *) parsed);
 			break;
 	}
+	if (out->len - start > TEMPLATE_MAX_OUTPUT)
+		ereport(ERROR,
+				errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				errmsg("rendered template exceeds %d bytes", TEMPLATE_MAX_OUTPUT));
 	if (r.nmissing > 0)
 		report_missing(&r);
 	if (keep_secrets)

@@ -159,6 +159,8 @@ typedef struct TmplRender
 	int			maxdepth;
 	long		max_steps;		/* nodes it may render, 0 for no limit */
 	long		steps;
+	int			max_output;		/* bytes it may add to out, 0 for no limit */
+	int			start_len;		/* out->len when it started */
 	int			nmissing;		/* missing variables seen */
 	char	  **missing;
 	StringInfoData scratch;		/* work space of the JSON renderer */

@@ -69,7 +69,7 @@ BEGIN
     IF NOT rendered THEN
         RAISE EXCEPTION 'cannot retry message % because it was never rendered', id
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = coalesce('It was stored dead: ' || why, 'It has no method or URL.'),
+                  DETAIL = coalesce('It was stored dead: ' || rtrim(why, '.') || '.', 'It has no method or URL.'),
                   HINT = 'Fix the webhook or the variables, then queue it again with nextphone.enqueue().';
     END IF;
     IF st IN ('delivered', 'sending') THEN
