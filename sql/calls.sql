@@ -69,7 +69,24 @@ SELECT nextphone.record_call('{"caller_number": "+15551234567"}');
 SELECT nextphone.record_call('{"caller_number": "+15551234567", "receiving_number": "+15559876543", "duration": 30}');
 SELECT nextphone.record_call('{"caller_number": "+15551234567", "receiving_number": "+15559876543", "status": "ringing"}');
 SELECT nextphone.record_call('{"caller_number": "+15551234567", "receiving_number": "+15559876543", "collected": ["John"]}');
+-- each error names the key at fault
+SELECT nextphone.record_call('{"caller_number": "+15551234567", "receiving_number": "15559876543"}');
+SELECT nextphone.record_call('{"caller_number": "+15551234567", "receiving_number": "+15559876543", "started_at": "yesterday noonish"}');
+SELECT nextphone.record_call('{"caller_number": "+15551234567", "receiving_number": "+15559876543", "started_at": "2025-03-04T15:00:00Z", "ended_at": "2025-03-04T14:00:00Z"}');
+SELECT nextphone.record_call('{"caller_number": "+15551234567", "receiving_number": "+15559876543", "callback_requested": "yes"}');
+SELECT nextphone.record_call('{"caller_number": "+15551234567", "receiving_number": "+15559876543", "external_id": ""}');
 SELECT count(*) AS calls FROM nextphone.calls;
+
+-- A collected value too long for its lead column (the email as the AI heard
+-- it, say) does not lose the call: it is kept in the lead's extra instead.
+SELECT nextphone.record_call(jsonb_build_object('external_id', 'CA-LONG', 'caller_number', '+15550000009',
+  'receiving_number', '+15559876543',
+  'collected', jsonb_build_object('first_name', 'Ann', 'email', repeat('a', 400) || '@example.com'))) > 0 AS recorded;
+SELECT l.first_name, l.email, length(l.extra ->> 'email') AS email_in_extra
+  FROM nextphone.leads l JOIN nextphone.calls c ON c.id = l.call_id WHERE c.external_id = 'CA-LONG';
+DELETE FROM nextphone.outbox WHERE vars ->> 'external_id' = 'CA-LONG';
+DELETE FROM nextphone.leads WHERE call_id = (SELECT id FROM nextphone.calls WHERE external_id = 'CA-LONG');
+DELETE FROM nextphone.calls WHERE external_id = 'CA-LONG';
 
 -- Plain INSERTs: the business is found by the receiving number; a call in
 -- progress fires nothing until it reaches a final status.

@@ -287,3 +287,149 @@ BEGIN
      WHERE o.id = retry.id;
 END
 $$;
+
+-- record_call() checks each value itself, so that an error names its key,
+-- and keeps a collected value too long for its lead column in extra rather
+-- than losing the call.
+CREATE OR REPLACE FUNCTION nextphone.record_call(call jsonb)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	known constant text[] := ARRAY[
+		'external_id', 'caller_number', 'receiving_number', 'started_at', 'ended_at',
+		'status', 'summary', 'transcript', 'collected', 'callback_requested'];
+	bad text;
+	c jsonb;
+	biz bigint;
+	call_id bigint;
+	lead_keys constant text[] := ARRAY[
+		'first_name', 'last_name', 'name', 'email', 'phone', 'company', 'company_name',
+		'message', 'notes'];
+	first text;
+	last text;
+	started timestamptz;
+	ended timestamptz;
+	callback boolean;
+	lead jsonb;
+	moved jsonb;
+	field text;
+BEGIN
+	IF call IS NULL OR jsonb_typeof(call) <> 'object' THEN
+		RAISE EXCEPTION 'a call must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT string_agg(format('"%s"', key), ', ') INTO bad
+	  FROM jsonb_object_keys(call) AS key WHERE key <> ALL (known);
+	IF bad IS NOT NULL THEN
+		RAISE EXCEPTION 'unknown key % in call', bad
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Known keys are ' || array_to_string(known, ', ') || '.';
+	END IF;
+	IF call ->> 'caller_number' IS NULL OR call ->> 'receiving_number' IS NULL THEN
+		RAISE EXCEPTION 'a call needs "caller_number" and "receiving_number"'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	-- each value checked here, so that an error names its key (the table's
+	-- constraints would not) and shows no caller data in the server log
+	FOREACH field IN ARRAY ARRAY['caller_number', 'receiving_number'] LOOP
+		IF jsonb_typeof(call -> field) <> 'string' OR (call ->> field) !~ '^\+[1-9][0-9]{6,14}$' THEN
+			RAISE EXCEPTION 'invalid "%" in call', field
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'A phone number is in E.164 form: "+", the country code and the number, 8 to 16 characters in all, such as "+15551234567".';
+		END IF;
+	END LOOP;
+	IF call ? 'external_id' AND (jsonb_typeof(call -> 'external_id') <> 'string'
+	                             OR length(call ->> 'external_id') NOT BETWEEN 1 AND 200) THEN
+		RAISE EXCEPTION 'invalid "external_id" in call'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'The call''s id in the telephony system is a string of 1 to 200 characters.';
+	END IF;
+	FOREACH field IN ARRAY ARRAY['started_at', 'ended_at'] LOOP
+		IF jsonb_typeof(call -> field) NOT IN ('string', 'null') THEN
+			RAISE EXCEPTION 'invalid "%" in call', field
+				USING ERRCODE = 'invalid_datetime_format',
+					  DETAIL = 'A time is an ISO 8601 string, such as "2025-03-04T15:00:00Z".';
+		END IF;
+		BEGIN
+			IF field = 'started_at' THEN
+				started := (call ->> field)::timestamptz;
+			ELSE
+				ended := (call ->> field)::timestamptz;
+			END IF;
+		EXCEPTION WHEN data_exception THEN
+			RAISE EXCEPTION 'invalid "%" in call', field
+				USING ERRCODE = 'invalid_datetime_format',
+					  DETAIL = 'A time is an ISO 8601 string, such as "2025-03-04T15:00:00Z".';
+		END;
+	END LOOP;
+	started := coalesce(started, now());
+	IF ended < started THEN
+		RAISE EXCEPTION '"ended_at" is before "started_at" in call'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF call ? 'callback_requested' AND jsonb_typeof(call -> 'callback_requested') NOT IN ('boolean', 'null') THEN
+		RAISE EXCEPTION 'invalid "callback_requested" in call'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'It is true or false.';
+	END IF;
+	callback := coalesce((call ->> 'callback_requested')::boolean, false);
+	IF coalesce(call ->> 'status', 'completed') NOT IN ('in_progress', 'completed', 'missed', 'voicemail', 'failed') THEN
+		RAISE EXCEPTION 'invalid call status "%"', call ->> 'status'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'A call is in_progress, completed, missed, voicemail or failed.';
+	END IF;
+	c := coalesce(call -> 'collected', '{}');
+	IF jsonb_typeof(c) <> 'object' THEN
+		RAISE EXCEPTION '"collected" must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT b.id INTO biz FROM nextphone.businesses b WHERE b.receiving_number = call ->> 'receiving_number';
+	IF biz IS NULL THEN
+		RAISE EXCEPTION 'no business has the receiving number "%"', call ->> 'receiving_number'
+			USING ERRCODE = 'foreign_key_violation',
+				  HINT = 'Add the business to nextphone.businesses first.';
+	END IF;
+
+	INSERT INTO nextphone.calls AS k
+		(business_id, external_id, caller_number, receiving_number, started_at, ended_at,
+		 status, summary, transcript, collected, callback_requested)
+	VALUES
+		(biz, call ->> 'external_id', call ->> 'caller_number', call ->> 'receiving_number',
+		 started, ended,
+		 coalesce(call ->> 'status', 'completed'), call ->> 'summary', call ->> 'transcript', c,
+		 callback)
+	ON CONFLICT (external_id) DO NOTHING
+	RETURNING k.id INTO call_id;
+	IF call_id IS NULL THEN
+		-- recorded before: nothing more to do, nothing fires again
+		SELECT k.id INTO call_id FROM nextphone.calls k WHERE k.external_id = call ->> 'external_id';
+		RETURN call_id;
+	END IF;
+
+	-- a lead when there is someone to follow up
+	IF c ?| ARRAY['first_name', 'last_name', 'name', 'email', 'phone'] OR callback THEN
+		first := c ->> 'first_name';
+		last := c ->> 'last_name';
+		IF first IS NULL AND last IS NULL AND c ? 'name' THEN
+			first := split_part(c ->> 'name', ' ', 1);
+			last := nullif(substr(c ->> 'name', length(first) + 2), '');
+		END IF;
+		lead := jsonb_build_object('first_name', first, 'last_name', last,
+			'phone', coalesce(c ->> 'phone', call ->> 'caller_number'), 'email', c ->> 'email',
+			'company', coalesce(c ->> 'company', c ->> 'company_name'));
+		-- a value too long for its column (what a caller said, as the AI
+		-- heard it) must not lose the call: it is kept in extra instead
+		SELECT coalesce(jsonb_object_agg(key, value), '{}') INTO moved
+		  FROM jsonb_each_text(lead)
+		 WHERE length(value) > CASE key WHEN 'phone' THEN 32 WHEN 'email' THEN 320 ELSE 200 END;
+		lead := lead - ARRAY(SELECT jsonb_object_keys(moved));
+		INSERT INTO nextphone.leads
+			(business_id, call_id, first_name, last_name, phone, email, company, notes, extra)
+		VALUES
+			(biz, call_id, lead ->> 'first_name', lead ->> 'last_name', lead ->> 'phone',
+			 lead ->> 'email', lead ->> 'company', coalesce(c ->> 'notes', c ->> 'message'),
+			 (c - lead_keys) || moved);
+	END IF;
+	RETURN call_id;
+END
+$$;
