@@ -433,3 +433,335 @@ BEGIN
 	RETURN call_id;
 END
 $$;
+
+-- The configuration checks: an integer field given another type says it
+-- must be a number; a NUL character, a body template that is a number or a
+-- boolean, and a rate limit too small for double precision get errors of
+-- their own; the headers reserved are those of an ad-hoc request.
+CREATE OR REPLACE FUNCTION nextphone.config_expect(config json, key text, expected text)
+RETURNS json
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v json := config -> key;
+	t text := json_typeof(v);
+BEGIN
+	IF v IS NULL OR t = 'null' THEN
+		RETURN NULL;
+	END IF;
+	IF t <> expected AND NOT (expected = 'integer' AND t = 'number') THEN
+		RAISE EXCEPTION 'webhook configuration field "%" must be a JSON %', key,
+			CASE expected WHEN 'integer' THEN 'number' ELSE expected END
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('It is a JSON %s.', t);
+	END IF;
+	IF expected = 'integer' AND v::text !~ '^-?[0-9]+$' THEN
+		RAISE EXCEPTION 'webhook configuration field "%" must be an integer', key
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN v;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION nextphone.webhook_from_config(config json, business bigint)
+RETURNS nextphone.webhooks
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	w nextphone.webhooks;
+	known constant text[] := ARRAY[
+		'type', 'tool_name', 'description', 'http_method', 'url', 'headers',
+		'body_template', 'parameters',
+		'events', 'enabled', 'signing_secret', 'timeout_ms', 'max_attempts',
+		'retry_schedule', 'ordered', 'rate_limit_per_second'];
+	bad text;
+	k text;
+	v json;
+	p json;
+	names text[] := '{}';
+	allowed text[];
+	n integer;
+	authority text;
+	body json;
+BEGIN
+	IF config IS NULL OR json_typeof(config) <> 'object' THEN
+		RAISE EXCEPTION 'webhook configuration must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- (every JSON function would fail on it, naming no field)
+	IF config::text ~ '(^|[^\\])(\\\\)*\\u0000' THEN
+		RAISE EXCEPTION 'webhook configuration holds a NUL character (\u0000)'
+			USING ERRCODE = 'untranslatable_character',
+				  DETAIL = 'PostgreSQL text cannot hold it, in a header value or anywhere else.';
+	END IF;
+
+	SELECT string_agg(format('"%s"', key), ', ' ORDER BY ord), count(*) INTO bad, n
+	  FROM json_object_keys(config) WITH ORDINALITY AS k(key, ord)
+	 WHERE key <> ALL (known);
+	IF bad IS NOT NULL THEN
+		RAISE EXCEPTION 'unknown key% % in webhook configuration', CASE WHEN n > 1 THEN 's' ELSE '' END, bad
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Known keys are ' || array_to_string(known, ', ') || '.';
+	END IF;
+
+	SELECT string_agg(format('"%s"', key), ', '), count(*) INTO bad, n
+	  FROM unnest(ARRAY['type', 'tool_name', 'http_method', 'url']) AS key
+	 WHERE json_typeof(config -> key) IS NULL OR json_typeof(config -> key) = 'null';
+	IF bad IS NOT NULL THEN
+		RAISE EXCEPTION 'webhook configuration lacks required key% %', CASE WHEN n > 1 THEN 's' ELSE '' END, bad
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+
+	-- type, tool_name, description
+	w.type := nextphone.config_expect(config, 'type', 'string') #>> '{}';
+	IF w.type <> 'http' THEN
+		RAISE EXCEPTION 'webhook type "%" is not supported', w.type
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'The only type is "http".';
+	END IF;
+	w.tool_name := nextphone.config_expect(config, 'tool_name', 'string') #>> '{}';
+	IF w.tool_name !~ '^[A-Za-z][A-Za-z0-9_.-]{0,99}$' THEN
+		RAISE EXCEPTION 'invalid tool name "%" in "tool_name"', w.tool_name
+			USING ERRCODE = 'invalid_name',
+				  HINT = 'A tool name starts with a letter and has up to 100 letters, digits, "_", "." or "-".';
+	END IF;
+	w.description := nextphone.config_expect(config, 'description', 'string') #>> '{}';
+	IF length(w.description) > 2000 THEN
+		RAISE EXCEPTION 'webhook configuration field "description" is too long'
+			USING ERRCODE = 'string_data_right_truncation',
+				  DETAIL = 'It may hold at most 2000 characters.';
+	END IF;
+
+	-- http_method
+	w.http_method := nextphone.config_expect(config, 'http_method', 'string') #>> '{}';
+	IF w.http_method NOT IN ('GET', 'POST', 'PUT', 'PATCH', 'DELETE') THEN
+		RAISE EXCEPTION 'invalid HTTP method "%" in "http_method"', w.http_method
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use GET, POST, PUT, PATCH or DELETE (in capitals).';
+	END IF;
+
+	-- url: http(s), with scheme, host and port literal
+	w.url := nextphone.config_expect(config, 'url', 'string') #>> '{}';
+	IF w.url !~* '^https?://' THEN
+		RAISE EXCEPTION 'invalid URL "%" in "url"', w.url
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'The URL must start with http:// or https://.';
+	END IF;
+	authority := substring(w.url FROM '^[A-Za-z]+://([^/?#]*)');
+	IF authority LIKE '%{{%' OR authority LIKE '%}}%' THEN
+		RAISE EXCEPTION 'invalid URL "%" in "url"', w.url
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'Template tags may appear only in the path and query: the scheme, host and port are literal.';
+	END IF;
+	IF authority !~ '^([^@/]*@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$' THEN
+		RAISE EXCEPTION 'invalid URL "%" in "url"', w.url
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'The host is missing or holds characters a host name cannot have.';
+	END IF;
+	IF w.url ~ '[\s\x01-\x1f]' OR length(w.url) > 2048 THEN
+		RAISE EXCEPTION 'invalid URL in "url"'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A URL holds no spaces or control characters and has at most 2048 characters.';
+	END IF;
+
+	-- headers: token names, string values without CR, LF or NUL
+	w.headers := coalesce(nextphone.config_expect(config, 'headers', 'object'), '{}');
+	FOR k, v IN SELECT * FROM json_each(w.headers) LOOP
+		IF k !~ '^[!#$%&''*+.^_`|~0-9A-Za-z-]+$' THEN
+			RAISE EXCEPTION 'invalid header name "%" in "headers"', k
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'A header name is a token: letters, digits and !#$%&''*+-.^_`|~, no spaces or colons.';
+		END IF;
+		-- (the same names as an ad-hoc request's, header_is_reserved in enqueue.c)
+		IF lower(k) IN ('webhook-id', 'webhook-timestamp', 'webhook-signature',
+						'host', 'content-length', 'transfer-encoding', 'connection',
+						'te', 'trailer', 'upgrade', 'keep-alive', 'expect')
+		   OR lower(k) LIKE 'proxy-%' THEN
+			RAISE EXCEPTION 'header "%" in "headers" is set by nextphone', k
+				USING ERRCODE = 'reserved_name',
+					  DETAIL = 'The delivery worker sets the Standard Webhooks headers and the connection headers itself.';
+		END IF;
+		IF json_typeof(v) <> 'string' THEN
+			RAISE EXCEPTION 'value of header "%" in "headers" must be a JSON string', k
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF (v #>> '{}') ~ '[\r\n]' THEN
+			RAISE EXCEPTION 'value of header "%" in "headers" holds a line break', k
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'Header values may not hold CR or LF characters.';
+		END IF;
+	END LOOP;
+	SELECT string_agg(format('"%s"', key), ', ') INTO bad
+	  FROM (SELECT lower(key) AS key FROM json_object_keys(w.headers) AS key
+			 GROUP BY 1 HAVING count(*) > 1) d;
+	IF bad IS NOT NULL THEN
+		RAISE EXCEPTION 'header % given twice in "headers"', bad
+			USING ERRCODE = 'duplicate_object',
+				  DETAIL = 'Header names are case-insensitive.';
+	END IF;
+
+	-- body_template: a JSON object or array, or a string of JSON; its exact text is kept
+	v := config -> 'body_template';
+	IF json_typeof(v) IN ('number', 'boolean') THEN
+		RAISE EXCEPTION 'webhook configuration field "body_template" must be a JSON object or array, or a string holding JSON'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('It is a JSON %s.', json_typeof(v));
+	END IF;
+	IF v IS NOT NULL AND json_typeof(v) <> 'null' THEN
+		IF json_typeof(v) = 'string' THEN
+			BEGIN
+				body := (v #>> '{}')::json;
+			EXCEPTION WHEN invalid_text_representation THEN
+				RAISE EXCEPTION 'webhook configuration field "body_template" is not valid JSON'
+					USING ERRCODE = 'invalid_parameter_value',
+						  DETAIL = format('The JSON parser reports: %s.', SQLERRM),
+						  HINT = 'Give the body template as a JSON object, or as a string holding JSON.';
+			END;
+			w.body_template := v #>> '{}';
+		ELSE
+			w.body_template := v::text;
+		END IF;
+		IF length(w.body_template) > 1048576 THEN
+			RAISE EXCEPTION 'webhook configuration field "body_template" is too long'
+				USING ERRCODE = 'program_limit_exceeded',
+					  DETAIL = 'It may hold at most 1 MB.';
+		END IF;
+	END IF;
+
+	-- parameters: [{"name", "type", "description", "required"}], names unique
+	w.parameters := coalesce(nextphone.config_expect(config, 'parameters', 'array'), '[]');
+	FOR p IN SELECT * FROM json_array_elements(w.parameters) LOOP
+		IF json_typeof(p) <> 'object' THEN
+			RAISE EXCEPTION 'each entry of "parameters" must be a JSON object'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		SELECT string_agg(format('"%s"', key), ', ') INTO bad
+		  FROM json_object_keys(p) AS key
+		 WHERE key NOT IN ('name', 'type', 'description', 'required');
+		IF bad IS NOT NULL THEN
+			RAISE EXCEPTION 'unknown key % in a parameter', bad
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'A parameter has "name", "type", "description" and "required".';
+		END IF;
+		k := p ->> 'name';
+		IF json_typeof(p -> 'name') IS DISTINCT FROM 'string' OR k !~ '^[A-Za-z_][A-Za-z0-9_]{0,62}$' THEN
+			RAISE EXCEPTION 'invalid parameter name %', coalesce((p -> 'name')::text, 'null')
+				USING ERRCODE = 'invalid_name',
+					  HINT = 'A parameter name is a letter or underscore followed by letters, digits or underscores.';
+		END IF;
+		IF k IN ('secret', 'event') THEN
+			RAISE EXCEPTION 'parameter name "%" is reserved', k
+				USING ERRCODE = 'reserved_name';
+		END IF;
+		IF k = ANY (names) THEN
+			RAISE EXCEPTION 'parameter "%" is declared twice', k
+				USING ERRCODE = 'duplicate_object';
+		END IF;
+		names := names || k;
+		IF json_typeof(p -> 'type') IS DISTINCT FROM 'string'
+		   OR (p ->> 'type') NOT IN ('string', 'number', 'integer', 'boolean', 'object', 'array') THEN
+			RAISE EXCEPTION 'invalid type % for parameter "%"', coalesce((p -> 'type')::text, 'null'), k
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'The types are string, number, integer, boolean, object and array.';
+		END IF;
+		IF json_typeof(p -> 'description') NOT IN ('string', 'null') THEN
+			RAISE EXCEPTION 'description of parameter "%" must be a JSON string', k
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF json_typeof(p -> 'required') NOT IN ('boolean', 'null') THEN
+			RAISE EXCEPTION '"required" of parameter "%" must be true or false', k
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END LOOP;
+
+	-- the templates: syntax and variables
+	allowed := nextphone.builtin_variables() || names;
+	PERFORM nextphone.check_webhook_templates(w.url, w.headers, w.body_template, allowed);
+
+	-- the extension's own keys
+	v := nextphone.config_expect(config, 'events', 'array');
+	w.events := '{}';
+	IF v IS NOT NULL THEN
+		FOR p IN SELECT * FROM json_array_elements(v) LOOP
+			IF json_typeof(p) <> 'string' OR (p #>> '{}') NOT IN ('lead.created', 'call.completed') THEN
+				RAISE EXCEPTION 'unknown event % in "events"', p::text
+					USING ERRCODE = 'invalid_parameter_value',
+						  HINT = 'The events are "lead.created" and "call.completed".';
+			END IF;
+			IF NOT (p #>> '{}') = ANY (w.events) THEN
+				w.events := w.events || (p #>> '{}');
+			END IF;
+		END LOOP;
+	END IF;
+	w.enabled := coalesce((nextphone.config_expect(config, 'enabled', 'boolean') #>> '{}')::boolean, true);
+	w.ordered := coalesce((nextphone.config_expect(config, 'ordered', 'boolean') #>> '{}')::boolean, false);
+	w.signing_secret := nextphone.config_expect(config, 'signing_secret', 'string') #>> '{}';
+	IF w.signing_secret IS NOT NULL THEN
+		IF w.signing_secret !~ '^whsec_[A-Za-z0-9+/]+={0,2}$'
+		   OR length(w.signing_secret) % 4 <> 2 -- "whsec_" + base64 in groups of 4
+		   OR octet_length(decode(substr(w.signing_secret, 7), 'base64')) NOT BETWEEN 24 AND 64 THEN
+			RAISE EXCEPTION 'invalid signing secret in "signing_secret"'
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'A signing secret is "whsec_" followed by 24 to 64 bytes in base64.';
+		END IF;
+	END IF;
+	v := nextphone.config_expect(config, 'timeout_ms', 'integer');
+	IF v IS NOT NULL THEN
+		IF v::text::numeric NOT BETWEEN 1 AND 600000 THEN
+			RAISE EXCEPTION '"timeout_ms" must be between 1 and 600000'
+				USING ERRCODE = 'numeric_value_out_of_range';
+		END IF;
+		w.timeout_ms := v::text::integer;
+	END IF;
+	v := nextphone.config_expect(config, 'max_attempts', 'integer');
+	IF v IS NOT NULL THEN
+		IF v::text::numeric NOT BETWEEN 1 AND 1000 THEN
+			RAISE EXCEPTION '"max_attempts" must be between 1 and 1000'
+				USING ERRCODE = 'numeric_value_out_of_range';
+		END IF;
+		w.max_attempts := v::text::integer;
+	END IF;
+	v := nextphone.config_expect(config, 'rate_limit_per_second', 'number');
+	IF v IS NOT NULL THEN
+		IF v::text::numeric NOT BETWEEN 0.000001 AND 1000000 THEN
+			RAISE EXCEPTION '"rate_limit_per_second" must be between 0.000001 and 1000000'
+				USING ERRCODE = 'numeric_value_out_of_range';
+		END IF;
+		w.rate_limit_per_second := v::text::double precision;
+	END IF;
+	v := nextphone.config_expect(config, 'retry_schedule', 'array');
+	IF v IS NOT NULL THEN
+		w.retry_schedule := '{}';
+		FOR p IN SELECT * FROM json_array_elements(v) LOOP
+			BEGIN
+				IF json_typeof(p) <> 'string' THEN
+					RAISE invalid_datetime_format;
+				END IF;
+				w.retry_schedule := w.retry_schedule || (p #>> '{}')::interval;
+			EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
+				RAISE EXCEPTION 'invalid interval % in "retry_schedule"', p::text
+					USING ERRCODE = 'invalid_parameter_value',
+						  HINT = 'Give the waits as interval strings, such as ["0s", "5s", "5min", "2h"].';
+			END;
+		END LOOP;
+		IF cardinality(w.retry_schedule) NOT BETWEEN 1 AND 100
+		   OR EXISTS (SELECT FROM unnest(w.retry_schedule) i WHERE i < '0' OR i > '7 days') THEN
+			RAISE EXCEPTION '"retry_schedule" must hold 1 to 100 waits, each between 0 and 7 days'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END IF;
+
+	IF business IS NOT NULL AND NOT EXISTS (SELECT FROM nextphone.businesses b WHERE b.id = business) THEN
+		RAISE EXCEPTION 'business % does not exist', business
+			USING ERRCODE = 'foreign_key_violation';
+	END IF;
+	w.business_id := business;
+	w.circuit_state := 'closed';
+	w.consecutive_failures := 0;
+	w.created_at := now();
+	w.updated_at := now();
+	RETURN w;
+END
+$$;

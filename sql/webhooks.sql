@@ -79,6 +79,7 @@ SELECT c.name AS "case", r.state AS sqlstate, r.message
 	('unknown in header', '{"tool_name": "t5", "headers": {"X-A": "{{nope}}"}}', NULL),
 	('template syntax', '{"tool_name": "t6", "body_template": {"a": "{{#first_name}}x"}}', NULL),
 	('body not json', '{"tool_name": "t6", "body_template": "{\"a\": "}', NULL),
+	('body a number', '{"tool_name": "t6", "body_template": 5}', NULL),
 	('partial', '{"tool_name": "t6", "body_template": {"a": "{{> footer}}"}}', NULL),
 	('secret missing', '{"tool_name": "t7", "headers": {"Authorization": "Bearer {{secret.nope}}"}}', NULL),
 	('secret in body', '{"tool_name": "t7", "body_template": {"key": "{{secret.nope}}"}}', NULL),
@@ -86,6 +87,8 @@ SELECT c.name AS "case", r.state AS sqlstate, r.message
 	('header value CR/LF', '{"tool_name": "t8", "headers": {"X-A": "a\r\nX-Injected: 1"}}', NULL),
 	('header value type', '{"tool_name": "t8", "headers": {"X-A": 1}}', NULL),
 	('header reserved', '{"tool_name": "t8", "headers": {"webhook-signature": "v1,x"}}', NULL),
+	('header reserved proxy', '{"tool_name": "t8", "headers": {"Proxy-Authorization": "Basic x"}}', NULL),
+	('header reserved expect', '{"tool_name": "t8", "headers": {"Expect": "100-continue"}}', NULL),
 	('header twice', '{"tool_name": "t8", "headers": {"X-A": "1", "x-a": "2"}}', NULL),
 	('headers type', '{"tool_name": "t8", "headers": ["X-A: 1"]}', NULL),
 	('parameter twice', '{"tool_name": "t9", "parameters": [{"name": "email", "type": "string"}, {"name": "email", "type": "string"}]}', NULL),
@@ -100,10 +103,12 @@ SELECT c.name AS "case", r.state AS sqlstate, r.message
 	('signing secret short', '{"tool_name": "t10", "signing_secret": "whsec_c2hvcnQ="}', NULL),
 	('timeout_ms', '{"tool_name": "t10", "timeout_ms": 0}', NULL),
 	('timeout_ms fraction', '{"tool_name": "t10", "timeout_ms": 1.5}', NULL),
+	('timeout_ms type', '{"tool_name": "t10", "timeout_ms": "5000"}', NULL),
 	('max_attempts', '{"tool_name": "t10", "max_attempts": 5000}', NULL),
 	('retry_schedule', '{"tool_name": "t10", "retry_schedule": ["5s", "soon"]}', NULL),
 	('retry_schedule negative', '{"tool_name": "t10", "retry_schedule": ["-5s"]}', NULL),
 	('rate limit', '{"tool_name": "t10", "rate_limit_per_second": -1}', NULL),
+	('rate limit tiny', '{"tool_name": "t10", "rate_limit_per_second": 1e-400}', NULL),
 	('description', '{"tool_name": "t10", "description": ["a"]}', NULL)
   ) AS c(name, change, remove),
   LATERAL rejection(
@@ -111,6 +116,9 @@ SELECT c.name AS "case", r.state AS sqlstate, r.message
 		 THEN ((:'guide_config'::jsonb - coalesce(c.remove, '{}')) || c.change)::json
 		 ELSE c.change::json END) r;
 
+-- (a NUL character cannot pass through jsonb, as the cases above do)
+SELECT * FROM rejection('{"type": "http", "tool_name": "t11", "http_method": "POST",
+  "url": "https://example.com/", "headers": {"X-A": "a\u0000b"}}');
 DROP FUNCTION rejection(json);
 
 -- The errors say why, and how to fix it.

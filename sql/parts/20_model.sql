@@ -112,8 +112,7 @@ BEGIN
 	END IF;
 	IF t <> expected AND NOT (expected = 'integer' AND t = 'number') THEN
 		RAISE EXCEPTION 'webhook configuration field "%" must be a JSON %', key,
-			CASE expected WHEN 'object' THEN 'object' WHEN 'array' THEN 'array'
-				ELSE expected END
+			CASE expected WHEN 'integer' THEN 'number' ELSE expected END
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = format('It is a JSON %s.', t);
 	END IF;
@@ -230,6 +229,12 @@ BEGIN
 		RAISE EXCEPTION 'webhook configuration must be a JSON object'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	-- (every JSON function would fail on it, naming no field)
+	IF config::text ~ '(^|[^\\])(\\\\)*\\u0000' THEN
+		RAISE EXCEPTION 'webhook configuration holds a NUL character (\u0000)'
+			USING ERRCODE = 'untranslatable_character',
+				  DETAIL = 'PostgreSQL text cannot hold it, in a header value or anywhere else.';
+	END IF;
 
 	SELECT string_agg(format('"%s"', key), ', ' ORDER BY ord), count(*) INTO bad, n
 	  FROM json_object_keys(config) WITH ORDINALITY AS k(key, ord)
@@ -308,8 +313,11 @@ BEGIN
 				USING ERRCODE = 'invalid_parameter_value',
 					  DETAIL = 'A header name is a token: letters, digits and !#$%&''*+-.^_`|~, no spaces or colons.';
 		END IF;
+		-- (the same names as an ad-hoc request's, header_is_reserved in enqueue.c)
 		IF lower(k) IN ('webhook-id', 'webhook-timestamp', 'webhook-signature',
-						'host', 'content-length', 'transfer-encoding', 'connection') THEN
+						'host', 'content-length', 'transfer-encoding', 'connection',
+						'te', 'trailer', 'upgrade', 'keep-alive', 'expect')
+		   OR lower(k) LIKE 'proxy-%' THEN
 			RAISE EXCEPTION 'header "%" in "headers" is set by nextphone', k
 				USING ERRCODE = 'reserved_name',
 					  DETAIL = 'The delivery worker sets the Standard Webhooks headers and the connection headers itself.';
@@ -335,6 +343,11 @@ BEGIN
 
 	-- body_template: a JSON object or array, or a string of JSON; its exact text is kept
 	v := config -> 'body_template';
+	IF json_typeof(v) IN ('number', 'boolean') THEN
+		RAISE EXCEPTION 'webhook configuration field "body_template" must be a JSON object or array, or a string holding JSON'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('It is a JSON %s.', json_typeof(v));
+	END IF;
 	IF v IS NOT NULL AND json_typeof(v) <> 'null' THEN
 		IF json_typeof(v) = 'string' THEN
 			BEGIN
@@ -342,7 +355,7 @@ BEGIN
 			EXCEPTION WHEN invalid_text_representation THEN
 				RAISE EXCEPTION 'webhook configuration field "body_template" is not valid JSON'
 					USING ERRCODE = 'invalid_parameter_value',
-						  DETAIL = SQLERRM,
+						  DETAIL = format('The JSON parser reports: %s.', SQLERRM),
 						  HINT = 'Give the body template as a JSON object, or as a string holding JSON.';
 			END;
 			w.body_template := v #>> '{}';
@@ -451,8 +464,8 @@ BEGIN
 	END IF;
 	v := nextphone.config_expect(config, 'rate_limit_per_second', 'number');
 	IF v IS NOT NULL THEN
-		IF v::text::numeric <= 0 OR v::text::numeric > 1000000 THEN
-			RAISE EXCEPTION '"rate_limit_per_second" must be greater than 0 and at most 1000000'
+		IF v::text::numeric NOT BETWEEN 0.000001 AND 1000000 THEN
+			RAISE EXCEPTION '"rate_limit_per_second" must be between 0.000001 and 1000000'
 				USING ERRCODE = 'numeric_value_out_of_range';
 		END IF;
 		w.rate_limit_per_second := v::text::double precision;
