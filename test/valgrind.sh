@@ -6,8 +6,10 @@
 #
 # Starts a throwaway server with every process under valgrind, delivers N
 # messages to a local nginx sink in rounds of N/5, one more round of the
-# guide's signed webhook, 200 messages answered with long bodies, and 400
-# while a session holds the webhook's row, notes the worker's RSS after each round (it must
+# guide's signed webhook, 200 messages answered with long bodies, 400
+# while a session holds the webhook's row, 400 while sessions lock messages
+# being sent, and 5 refused after the allowed networks narrow (the kept
+# connections shut down), notes the worker's RSS after each round (it must
 # level off), then stops the worker with SIGTERM
 # so valgrind writes its leak report, and prints the worker's error and leak
 # summary.  Exit status 1 when valgrind reports an error or "definitely
@@ -94,7 +96,40 @@ while [ "$(psql -c "SELECT count(*) FROM nextphone.outbox WHERE status <> 'deliv
 	sleep 1
 done
 echo "round 8 (a webhook held by another session; outcomes left for later $(grep -c 'wait to be recorded' "$dir/server.log" || true) time(s)): $((6 * round + 600)) delivered, worker private memory (RssAnon) $(awk '/RssAnon/ {print $2, $3}' /proc/$pid/status)"
-psql -c "SELECT count(*) AS delivered, sum(attempts) AS attempts FROM nextphone.outbox"
+
+# Sessions lock messages being sent (a second each) while 400 go: their
+# outcomes wait in memory until the lock goes.  Then the allowed networks
+# narrow: the kept connections to the sink are shut down, and 5 messages
+# are refused (dead); then they widen again.
+# (one session, connected before the messages are queued: a new backend
+# takes seconds to start under valgrind)
+waits=$(grep -c 'wait to be recorded' "$dir/server.log" || true)
+psql -c "DO \$\$ BEGIN
+	PERFORM pg_sleep(2);
+	FOR i IN 1..40 LOOP
+		PERFORM id FROM nextphone.outbox WHERE status = 'sending' LIMIT 5 FOR UPDATE SKIP LOCKED;
+		PERFORM pg_sleep(0.3);
+		COMMIT;
+	END LOOP; END \$\$" >/dev/null &
+locker=$!
+sleep 1
+psql -c "INSERT INTO nextphone.outbox (method, url, body)
+	SELECT 'POST', 'http://127.0.0.1:$httpport/r9', '{}' FROM generate_series(1, 400)"
+wait "$locker"
+while [ "$(psql -c "SELECT count(*) FROM nextphone.outbox WHERE status <> 'delivered'")" != 0 ]; do
+	sleep 1
+done
+echo "round 9 (messages locked by other sessions; outcomes left for later $(( $(grep -c 'wait to be recorded' "$dir/server.log" || true) - waits )) time(s)): $((6 * round + 1000)) delivered, worker private memory (RssAnon) $(awk '/RssAnon/ {print $2, $3}' /proc/$pid/status)"
+psql -c "ALTER SYSTEM SET nextphone.allowed_networks = '10.0.0.0/8'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 2
+psql -c "INSERT INTO nextphone.outbox (method, url, body)
+	SELECT 'POST', 'http://localhost:$httpport/r10', '{}' FROM generate_series(1, 5)"
+while [ "$(psql -c "SELECT count(*) FROM nextphone.outbox WHERE status = 'dead'")" != 5 ]; do
+	sleep 1
+done
+psql -c "ALTER SYSTEM RESET nextphone.allowed_networks" -c "SELECT pg_reload_conf()" >/dev/null
+echo "round 10 (allowed networks narrowed: $(grep -c 'shut down .* connections' "$dir/server.log" || true) time(s) kept connections shut down): 5 refused, worker private memory (RssAnon) $(awk '/RssAnon/ {print $2, $3}' /proc/$pid/status)"
+psql -c "SELECT status, count(*), sum(attempts) AS attempts FROM nextphone.outbox GROUP BY 1 ORDER BY 1"
 
 [ "${VALGRIND:-1}" = 0 ] && exit 0
 
