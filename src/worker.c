@@ -157,6 +157,8 @@ static QueueOutcome *deferred = NULL;
 static int	ndeferred = 0;
 static int64 *busy_webhooks = NULL; /* theirs, one per outcome */
 static int	nbusy_webhooks = 0;
+static TimestampTz deferred_retry_at = 0;
+static int	deferred_wait_ms = 0;
 
 /*
  * Webhooks with a policy of their own (ordered, rate-limited, probed) whose
@@ -166,8 +168,6 @@ static int	nbusy_webhooks = 0;
  * would wait until the whole queue before them is sent.
  */
 static int	special_waiting = 0;
-static TimestampTz deferred_retry_at = 0;
-static int	deferred_wait_ms = 0;
 
 #define DEFERRED_MIN_WAIT_MS 100
 #define DEFERRED_MAX_WAIT_MS 1000
@@ -1328,7 +1328,6 @@ NextphoneWorkerMain(Datum main_arg)
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
-
 	pqsignal(SIGINT, worker_sigint);
 	BackgroundWorkerUnblockSignals();
 
