@@ -506,8 +506,9 @@ NetguardRecheckSockets(void)
 	}
 	if (closed > 0)
 		ereport(LOG,
-				(errmsg("nextphone: shut down %d connections to addresses no longer in nextphone.allowed_networks",
-						closed)));
+				(errmsg_plural("shut down %d kept connection to an address no longer in nextphone.allowed_networks",
+							   "shut down %d kept connections to addresses no longer in nextphone.allowed_networks",
+							   closed, closed)));
 }
 
 /*

@@ -174,18 +174,25 @@ static const char *next_due_sql =
  * Give back leased rows that were never sent, and take back rows whose lease
  * expired.  Neither waits for a row another transaction holds (a session
  * that locked it): the worker must not stall, and the row's lease is taken
- * back, or runs out, later.
+ * back, or runs out, later.  A row whose webhook was dropped meanwhile is
+ * cancelled, as drop_webhook() cancels the pending ones: sent again, it
+ * would go out as an ad-hoc request, unsigned.
  */
+#define RELEASE_SET \
+	" SET status = CASE WHEN webhook_id IS NULL AND webhook IS NOT NULL" \
+	"                   THEN 'cancelled' ELSE 'pending' END," \
+	"     last_error = CASE WHEN webhook_id IS NULL AND webhook IS NOT NULL" \
+	"                       THEN 'webhook dropped' ELSE last_error END," \
+	"     lease_until = NULL, leased_by = NULL"
+
 static const char *release_sql =
-"UPDATE nextphone.outbox"
-"   SET status = 'pending', lease_until = NULL, leased_by = NULL"
+"UPDATE nextphone.outbox" RELEASE_SET
 " WHERE id IN (SELECT id FROM nextphone.outbox"
 "               WHERE id = ANY ($1) AND status = 'sending' AND leased_by = $2"
 "                 FOR NO KEY UPDATE SKIP LOCKED)";
 
 static const char *reclaim_sql =
-"UPDATE nextphone.outbox"
-"   SET status = 'pending', lease_until = NULL, leased_by = NULL"
+"UPDATE nextphone.outbox" RELEASE_SET
 " WHERE id IN (SELECT id FROM nextphone.outbox"
 "               WHERE queued AND status = 'sending'"
 "                 AND (lease_until < now() OR ($1 AND leased_by = $2))"
@@ -1495,8 +1502,11 @@ queue_record_statement(void *arg)
  * queue_record_guarded
  *		queue_record_batch() in a subtransaction: false, and *message set,
  *		if it failed for the data it was given (then nothing of it is kept).
- *		A row lock not had within QUEUE_BUSY_WAIT_MS: false, and *locked set,
- *		if locked is given.  Any other error is raised again.
+ *		With locked given, each lock is waited for QUEUE_BUSY_WAIT_MS at
+ *		most, and one not had then makes it false with *locked set; without,
+ *		locks are waited for (the rows and webhooks are locked already, and
+ *		what is left is a table lock: an ALTER TABLE, a CREATE INDEX).  Any
+ *		other error is raised again.
  */
 static bool
 queue_record_guarded(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
@@ -1508,7 +1518,10 @@ queue_record_guarded(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 	int			nheld_before = *nheld;
 	ErrorData  *edata;
 
-	edata = queue_try_bounded(queue_record_statement, &args, work);
+	if (locked != NULL)
+		edata = queue_try_bounded(queue_record_statement, &args, work);
+	else
+		edata = queue_try(queue_record_statement, &args, work);
 	MemoryContextDelete(work);
 	if (edata == NULL)
 		return true;
@@ -1623,10 +1636,12 @@ queue_defer_busy(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 
 	for (int i = 0; i < n; i++)
 	{
-		if ((outcomes[i].webhook_id != 0 && nbusy > 0 &&
-			 bsearch(&outcomes[i].webhook_id, busy, nbusy, sizeof(int64), queue_int64_cmp) != NULL) ||
-			(nbusy_rows > 0 &&
-			 bsearch(&outcomes[i].id, busy_rows, nbusy_rows, sizeof(int64), queue_int64_cmp) != NULL))
+		bool		webhook_held = outcomes[i].webhook_id != 0 && nbusy > 0 &&
+			bsearch(&outcomes[i].webhook_id, busy, nbusy, sizeof(int64), queue_int64_cmp) != NULL;
+
+		outcomes[i].row_held = !webhook_held && nbusy_rows > 0 &&
+			bsearch(&outcomes[i].id, busy_rows, nbusy_rows, sizeof(int64), queue_int64_cmp) != NULL;
+		if (webhook_held || outcomes[i].row_held)
 		{
 			ids[ndeferred] = Int64GetDatum(outcomes[i].id);
 			deferred[ndeferred++] = outcomes[i];

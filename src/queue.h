@@ -56,6 +56,9 @@ typedef struct QueueOutcome
 	const char *response_headers;	/* "name\0value\0" pairs, or NULL */
 	int			response_headers_len;	/* their bytes */
 	const char *response_body;	/* or NULL */
+	bool		row_held;		/* left for later by QueueRecord because
+								 * another transaction holds its outbox row
+								 * (not its webhook's) */
 } QueueOutcome;
 
 /* The policy settings the queue SQL needs (the worker's GUCs) */

@@ -113,7 +113,7 @@ TmplUrlRender(TmplRender *r, const Tmpl *tmpl)
 	TmplRenderText(r, tmpl);
 
 	/* the path: after "scheme://authority", up to the query or fragment */
-	url = r->out->data;
+	url = r->out->data + r->start_len;
 	p = strstr(url, "://");
 	if (p == NULL)
 		return;

@@ -855,8 +855,9 @@ keep_deferred(int nold, const QueueOutcome *new, int nnew)
 		outcome_copy(&kept[n++], &deferred[i]);
 	for (int i = 0; i < nnew; i++)
 		outcome_copy(&kept[n++], &new[i]);
+	/* (a message held alone holds back no other message of its webhook) */
 	for (int i = 0; i < n; i++)
-		ids[i] = kept[i].webhook_id;
+		ids[i] = kept[i].row_held ? 0 : kept[i].webhook_id;
 	MemoryContextSwitchTo(old);
 
 	if (deferred_cxt != NULL)

@@ -128,7 +128,7 @@ while [ "$(psql -c "SELECT count(*) FROM nextphone.outbox WHERE status = 'dead'"
 	sleep 1
 done
 psql -c "ALTER SYSTEM RESET nextphone.allowed_networks" -c "SELECT pg_reload_conf()" >/dev/null
-echo "round 10 (allowed networks narrowed: $(grep -c 'shut down .* connections' "$dir/server.log" || true) time(s) kept connections shut down): 5 refused, worker private memory (RssAnon) $(awk '/RssAnon/ {print $2, $3}' /proc/$pid/status)"
+echo "round 10 (allowed networks narrowed: $(grep -c 'shut down .* kept connection' "$dir/server.log" || true) time(s) kept connections shut down): 5 refused, worker private memory (RssAnon) $(awk '/RssAnon/ {print $2, $3}' /proc/$pid/status)"
 psql -c "SELECT status, count(*), sum(attempts) AS attempts FROM nextphone.outbox GROUP BY 1 ORDER BY 1"
 
 [ "${VALGRIND:-1}" = 0 ] && exit 0

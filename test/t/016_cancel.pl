@@ -62,5 +62,33 @@ usleep(500_000);
 is(scalar(grep { $_->{path} eq '/hang/3000' } @{ receiver_requests($port) }), 1,
 	'it was sent once');
 
+# The same for a message taken back after a crash: the server stops while it
+# is in flight, its webhook is dropped while no worker runs (the worker is
+# pointed at a database that does not exist), and the worker that starts
+# again takes it back as cancelled, not as a request to send without its
+# webhook.
+add_webhook($node, tool_name => "'dropme2'", url => "'http://127.0.0.1:$port/hang/4000'",
+	timeout_ms => 5000);
+my $crashed = $node->safe_psql('postgres', q{
+	INSERT INTO nextphone.outbox (webhook, vars) VALUES ('dropme2', '{}') RETURNING id});
+wait_for($node, "SELECT status FROM nextphone.outbox WHERE id = $crashed", 'sending', 'in flight');
+# (the worker commits without waiting for the WAL flush: make the claim
+# durable, or the crash could undo it)
+$node->safe_psql('postgres', 'CHECKPOINT');
+$node->stop('immediate');
+$node->append_conf('postgresql.conf', "nextphone.database_name = 'nowhere'\n");
+$node->start;
+$node->safe_psql('postgres', "SELECT nextphone.drop_webhook('dropme2')");
+is($node->safe_psql('postgres', "SELECT status FROM nextphone.outbox WHERE id = $crashed"),
+	'sending', 'dropped while no worker runs: still sending');
+my $sent = scalar(grep { $_->{path} eq '/hang/4000' } @{ receiver_requests($port) });
+$node->append_conf('postgresql.conf', "nextphone.database_name = 'postgres'\n");
+$node->restart;
+wait_for($node, "SELECT status || ' ' || last_error FROM nextphone.outbox WHERE id = $crashed",
+	'cancelled webhook dropped', 'taken back after the restart: cancelled');
+usleep(500_000);
+is(scalar(grep { $_->{path} eq '/hang/4000' } @{ receiver_requests($port) }), $sent,
+	'not sent again');
+
 $node->stop;
 done_testing();
