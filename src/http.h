@@ -42,6 +42,7 @@ typedef struct HttpRequest
 	List	   *headers;		/* "Name: value" strings */
 	long		timeout_ms;
 	List	   *signing_secrets;	/* "whsec_..." strings; NIL: unsigned */
+	bool		probe;			/* a circuit's probe (passed through) */
 
 	/* set when finished */
 	HttpOutcome outcome;

@@ -210,6 +210,15 @@ static const char *reclaim_sql =
  * webhook_id of all) cancels it: tried again, it would go out as an ad-hoc
  * request, unsigned.
  */
+/*
+ * Whether a webhook's outcomes (re)open its circuit and set the time of the
+ * next probe: enough failures in a row, but while a probe is in flight
+ * (half_open) only the probe's own failure: one of a request sent before
+ * the circuit opened would otherwise let a second probe go while the first
+ * is still in flight.
+ */
+#define OPENS "(h.failures >= $11 AND (h.circuit_state <> 'half_open' OR h.had_probe))"
+
 static const char *record_sql =
 "WITH r AS ("
 "  SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::float8[],"
@@ -219,6 +228,7 @@ static const char *record_sql =
 " x AS ("
 "  SELECT r.*, o.ctid AS tid, o.attempts + 1 AS attempt, o.webhook_id, s.sched,"
 "         o.webhook_id IS NULL AND o.webhook IS NOT NULL AS dropped,"
+"         r.id = ANY ($15) AS probe,"
 "         coalesce(w.max_attempts, cardinality(s.sched)) AS max_attempts,"
 "         s.sched[least(o.attempts + 2, cardinality(s.sched))] AS step"
 "    FROM r JOIN nextphone.outbox o ON o.id = r.id"
@@ -254,7 +264,8 @@ static const char *record_sql =
 "         bool_or(kind = 'gone') AS gone,"
 "         count(*) FILTER (WHERE kind <> 'delivered') AS n_fail,"
 "         count(*) FILTER (WHERE kind <> 'delivered' AND seq > coalesce(last_ok, 0)) AS n_fail_after,"
-"         min(started_at) FILTER (WHERE kind <> 'delivered') AS first_fail_at"
+"         min(started_at) FILTER (WHERE kind <> 'delivered') AS first_fail_at,"
+"         bool_or(probe) AS had_probe"
 "    FROM (SELECT x.*, max(seq) FILTER (WHERE kind = 'delivered') OVER (PARTITION BY webhook_id) AS last_ok"
 "            FROM x WHERE webhook_id IS NOT NULL) y"
 "   GROUP BY webhook_id),"
@@ -264,18 +275,18 @@ static const char *record_sql =
 "         CASE WHEN a.had_success AND a.n_fail_after = 0 THEN NULL"
 "              WHEN a.had_success THEN now()"
 "              ELSE coalesce(w.failing_since, a.first_fail_at) END AS failing_since,"
-"         a.had_success, a.gone, a.n_fail, w.circuit_state, w.enabled"
+"         a.had_success, a.gone, a.n_fail, a.had_probe, w.circuit_state, w.enabled"
 "    FROM agg a JOIN nextphone.webhooks w ON w.id = a.webhook_id)"
 " UPDATE nextphone.webhooks w"
 "    SET consecutive_failures = h.failures,"
 "        failing_since = h.failing_since,"
 "        last_success_at = CASE WHEN h.had_success THEN now() ELSE w.last_success_at END,"
 "        last_failure_at = CASE WHEN h.n_fail > 0 THEN now() ELSE w.last_failure_at END,"
-"        circuit_state = CASE WHEN h.failures >= $11 THEN 'open'"
+"        circuit_state = CASE WHEN " OPENS " THEN 'open'"
 "                             WHEN h.had_success THEN 'closed' ELSE w.circuit_state END,"
 "        circuit_opened_at = CASE WHEN h.failures >= $11 THEN coalesce(w.circuit_opened_at, now())"
 "                                 WHEN h.had_success THEN NULL ELSE w.circuit_opened_at END,"
-"        next_probe_at = CASE WHEN h.failures >= $11 THEN now() + least(interval '1 hour',"
+"        next_probe_at = CASE WHEN " OPENS " THEN now() + least(interval '1 hour',"
 "                               greatest(make_interval(secs => $12 / 1000.0),"
 "                                        now() - coalesce(w.circuit_opened_at, now())))"
 "                             WHEN h.had_success THEN NULL ELSE w.next_probe_at END,"
@@ -969,7 +980,10 @@ QueueClaim(const QueuePolicy *policy, int limit_now, int limit,
 		queue_take_jobs(&jobs, &any_tags);
 		claimed = list_length(jobs) - before;
 		for (int j = before; j < list_length(jobs); j++)
+		{
 			((QueueJob *) list_nth(jobs, j))->now = true;
+			((QueueJob *) list_nth(jobs, j))->probe = special_probe[i];
+		}
 		if (claimed > 0)
 		{
 			Oid			t2[3] = {INT8OID, INT4OID, INT4OID};
@@ -1365,10 +1379,12 @@ queue_record_batch(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 				   int64 *held, int *nheld)
 {
 	static const char *kinds[] = {"delivered", "gone", "fatal", "retry"};
-	Oid			types[14] = {INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+	Oid			types[15] = {INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
 		FLOAT8ARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8ARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
-	INTERVALARRAYOID, INT4OID, INT4OID, INT4OID, INT4OID};
-	Datum		values[14];
+	INTERVALARRAYOID, INT4OID, INT4OID, INT4OID, INT4OID, INT8ARRAYOID};
+	Datum		values[15];
+	Datum	   *probes = palloc(sizeof(Datum) * n);
+	int			nprobes = 0;
 	Datum	   *cols[9];
 	bool	   *nulls[9];
 	Oid			coltypes[9] = {INT8OID, TEXTOID, INT4OID, TEXTOID, FLOAT8OID,
@@ -1388,6 +1404,8 @@ queue_record_batch(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 		QueueOutcome *o = &outcomes[i];
 
 		cols[0][i] = Int64GetDatum(o->id);
+		if (o->probe)
+			probes[nprobes++] = Int64GetDatum(o->id);
 		cols[1][i] = CStringGetTextDatum(kinds[o->kind]);
 		cols[2][i] = Int32GetDatum(o->status_code);
 		nulls[2][i] = (o->status_code == 0);
@@ -1415,8 +1433,9 @@ queue_record_batch(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 	values[11] = Int32GetDatum(policy->circuit_probe_ms);
 	values[12] = Int32GetDatum(policy->disable_after_s);
 	values[13] = Int32GetDatum(policy->worker_number);
+	values[14] = queue_array(probes, NULL, nprobes, INT8OID);
 
-	ret = SPI_execute_plan(queue_prepare(&record_plan, record_sql, 14, types),
+	ret = SPI_execute_plan(queue_prepare(&record_plan, record_sql, 15, types),
 						   values, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not record delivery outcomes: %s", SPI_result_code_string(ret));

@@ -32,6 +32,7 @@ typedef struct QueueJob
 	bool		now;			/* its webhook's policy (order, rate limit,
 								 * probe) holds at claim time: send at once,
 								 * ahead of rows claimed earlier */
+	bool		probe;			/* the probe of an open circuit */
 } QueueJob;
 
 /* How one attempt ended, for QueueRecord */
@@ -56,6 +57,7 @@ typedef struct QueueOutcome
 	const char *response_headers;	/* "name\0value\0" pairs, or NULL */
 	int			response_headers_len;	/* their bytes */
 	const char *response_body;	/* or NULL */
+	bool		probe;			/* the outcome of a circuit's probe */
 	bool		row_held;		/* left for later by QueueRecord because
 								 * another transaction holds its outbox row
 								 * (not its webhook's) */

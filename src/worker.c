@@ -779,6 +779,7 @@ collect_finished(HttpClient *client)
 
 		o->id = req->outbox_id;
 		o->webhook_id = req->webhook_id;
+		o->probe = req->probe;
 		o->kind = outcome_of(req);
 		o->status_code = req->status_code;
 		o->error = req->error ? pstrdup(req->error) : NULL;
@@ -960,6 +961,7 @@ job_copy(const QueueJob *job)
 	copy->headers = string_list_copy(job->headers);
 	copy->timeout_ms = job->timeout_ms;
 	copy->now = job->now;
+	copy->probe = job->probe;
 	copy->signing_secrets = string_list_copy(job->signing_secrets);
 	MemoryContextSwitchTo(old);
 	return copy;
@@ -1084,6 +1086,7 @@ start_request(HttpClient *client, QueueJob *job)
 	req->headers = string_list_copy(job->headers);
 	req->timeout_ms = job->timeout_ms > 0 ? job->timeout_ms : nextphone_default_timeout;
 	req->signing_secrets = string_list_copy(job->signing_secrets);
+	req->probe = job->probe;
 	MemoryContextSwitchTo(old);
 	HttpStart(client, req);
 }

@@ -14,7 +14,8 @@ and, with LOGFILE, appended to it as one JSON line.  Paths:
     /hang/MS           wait MS milliseconds, then answer 200
     /slow/MS/NNN       wait MS milliseconds, then answer NNN
     /reset             close the connection without answering (TCP reset)
-    /switch/NAME       answer the status last set for NAME (200 at first)
+    /switch/NAME       answer the status last set for NAME (200 at first),
+                       after the delay last set for it (none at first)
     /odd-bytes         answer 200 with a header and a body holding bytes
                        that are not UTF-8, a header given twice, and a
                        name in capitals
@@ -29,6 +30,7 @@ Control paths (not recorded):
     GET /_requests              every recorded request, as a JSON array
     GET /_count                 how many requests were recorded
     GET /_set/NAME/NNN          make /switch/NAME answer NNN from now on
+    GET /_delay/NAME/MS         make /switch/NAME wait MS milliseconds first
     GET /_clear                 forget the recorded requests
 
 "Down" is simply no receiver listening on the port.
@@ -45,6 +47,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 lock = threading.Lock()
 requests = []
 switches = {}
+delays = {}
 logfile = None
 
 
@@ -79,6 +82,10 @@ class Handler(BaseHTTPRequestHandler):
         elif len(parts) == 4 and parts[1] == "_set":
             with lock:
                 switches[parts[2]] = int(parts[3])
+            self.answer(200)
+        elif len(parts) == 4 and parts[1] == "_delay":
+            with lock:
+                delays[parts[2]] = int(parts[3])
             self.answer(200)
         else:
             self.answer(404)
@@ -127,6 +134,8 @@ class Handler(BaseHTTPRequestHandler):
         elif kind == "switch":
             with lock:
                 status = switches.get(arg, 200)
+                delay = delays.get(arg, 0)
+            time.sleep(delay / 1000.0)
             self.answer(status, b"switch")
         elif kind == "odd-bytes":
             # (send_header writes str as latin-1: "\xe9" is the byte 0xE9)

@@ -114,5 +114,29 @@ my @gaps = map { $probes[$_] - $probes[$_ - 1] } 1 .. $#probes;
 ok(@probes >= 2 && @probes <= 4, scalar(@probes) . ' probes in 7 s');
 ok(!grep({ $_ < 1.5 } @gaps), 'never two at once: ' . join(', ', map { sprintf('%.2f s', $_) } @gaps));
 
+# A request sent before the circuit opened that fails while the probe is in
+# flight is not taken for the probe's failure: no second probe goes then.
+receiver_get($port, '/_clear');
+receiver_get($port, '/_set/strag/500');
+my $strag = add_webhook($node, tool_name => "'straggle'", url => "'http://127.0.0.1:$port/switch/strag'",
+	timeout_ms => 5000, retry_schedule => q{'{0s,100ms}'}, max_attempts => 50);
+$node->safe_psql('postgres', qq{
+	INSERT INTO nextphone.outbox (webhook_id, method, url, body)
+	SELECT id, 'POST', url, '{}' FROM nextphone.webhooks, generate_series(1, 3) WHERE id = $strag;
+	INSERT INTO nextphone.outbox (webhook_id, method, url, body)
+	VALUES ($strag, 'POST', 'http://127.0.0.1:$port/slow/1500/500', '{}')});
+wait_for($node, "SELECT circuit_state FROM nextphone.webhooks WHERE id = $strag", 'open',
+	'three quick failures open the circuit, a slow request still in flight');
+receiver_get($port, '/_delay/strag/3000');
+usleep(5_000_000);
+my @probe_t = map { $_->{t} } grep { $_->{path} eq '/switch/strag' } @{ receiver_requests($port) };
+shift @probe_t for 1 .. 3;
+my @probe_gaps = map { $probe_t[$_] - $probe_t[$_ - 1] } 1 .. $#probe_t;
+ok(@probe_t >= 1 && !grep({ $_ < 2.9 } @probe_gaps),
+	scalar(@probe_t) . ' probe(s) of 3 s, never two at once: '
+	  . join(', ', map { sprintf('%.2f s', $_) } @probe_gaps));
+ok(grep({ $_->{path} eq '/slow/1500/500' } @{ receiver_requests($port) }) >= 1,
+	'the slow request failed meanwhile');
+
 $node->stop;
 done_testing();
