@@ -1213,7 +1213,8 @@ queue_try(void (*fn) (void *arg), void *arg, MemoryContext work)
 
 /*
  * queue_lock_ids
- *		Run one of the statements that lock the webhooks of an int8[].
+ *		Run one of the statements that lock the webhooks, or the outbox rows,
+ *		of an int8[].
  */
 static void
 queue_lock_ids(SPIPlanPtr *plan, const char *sql, Datum ids)
@@ -1223,7 +1224,7 @@ queue_lock_ids(SPIPlanPtr *plan, const char *sql, Datum ids)
 
 	ret = SPI_execute_plan(queue_prepare(plan, sql, 1, types), &ids, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not lock the webhooks of finished messages: %s",
+		elog(ERROR, "could not lock the rows of finished messages: %s",
 			 SPI_result_code_string(ret));
 }
 
@@ -1280,6 +1281,38 @@ queue_lock_error(int sqlerrcode)
 }
 
 /*
+ * queue_lock_skipping
+ *		Run one of the statements that lock rows of an int8[] with SKIP
+ *		LOCKED, for ids[n] (sorted and made unique here).  Returns how many
+ *		were not locked (held elsewhere, or deleted), their ids in *missing,
+ *		in id order.
+ */
+static int
+queue_lock_skipping(SPIPlanPtr *plan, const char *sql, int64 *ids, int n, int64 **missing)
+{
+	Datum	   *values = palloc(sizeof(Datum) * n);
+	int			nmissing = 0;
+
+	qsort(ids, n, sizeof(int64), queue_int64_cmp);
+	n = qunique(ids, n, sizeof(int64), queue_int64_cmp);
+	for (int i = 0; i < n; i++)
+		values[i] = Int64GetDatum(ids[i]);
+	queue_lock_ids(plan, sql, queue_array(values, NULL, n, INT8OID));
+
+	/* both lists in id order */
+	*missing = palloc(sizeof(int64) * n);
+	for (int i = 0, j = 0; i < n; i++)
+	{
+		while (j < (int) SPI_processed && queue_result_int64(j) < ids[i])
+			j++;
+		if (j < (int) SPI_processed && queue_result_int64(j) == ids[i])
+			continue;
+		(*missing)[nmissing++] = ids[i];
+	}
+	return nmissing;
+}
+
+/*
  * queue_lock_rows
  *		Lock the outbox rows of n outcomes.  Returns how many of them
  *		another transaction holds, their ids in *busy, in id order (with
@@ -1290,35 +1323,10 @@ static int
 queue_lock_rows(QueueOutcome *outcomes, int n, int64 **busy)
 {
 	int64	   *row_ids = palloc(sizeof(int64) * n);
-	Datum	   *ids = palloc(sizeof(Datum) * n);
-	Oid			types[1] = {INT8ARRAYOID};
-	Datum		array;
-	int			nbusy = 0;
-	int			ret;
 
 	for (int i = 0; i < n; i++)
 		row_ids[i] = outcomes[i].id;
-	qsort(row_ids, n, sizeof(int64), queue_int64_cmp);
-	n = qunique(row_ids, n, sizeof(int64), queue_int64_cmp);
-	for (int i = 0; i < n; i++)
-		ids[i] = Int64GetDatum(row_ids[i]);
-	array = queue_array(ids, NULL, n, INT8OID);
-	ret = SPI_execute_plan(queue_prepare(&lock_rows_plan, lock_rows_sql, 1, types),
-						   &array, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not lock the rows of finished messages: %s",
-			 SPI_result_code_string(ret));
-
-	*busy = palloc(sizeof(int64) * n);
-	for (int i = 0, j = 0; i < n; i++)
-	{
-		while (j < (int) SPI_processed && queue_result_int64(j) < row_ids[i])
-			j++;
-		if (j < (int) SPI_processed && queue_result_int64(j) == row_ids[i])
-			continue;
-		(*busy)[nbusy++] = row_ids[i];
-	}
-	return nbusy;
+	return queue_lock_skipping(&lock_rows_plan, lock_rows_sql, row_ids, n, busy);
 }
 
 /*
@@ -1332,37 +1340,23 @@ queue_lock_webhooks(QueueOutcome *outcomes, int n, int64 **busy)
 {
 	int64	   *webhook_ids = palloc(sizeof(int64) * n);
 	int			nwebhooks = 0;
+	int			nmissing;
 	Datum	   *ids;
-	int			nmissing = 0;
 
 	for (int i = 0; i < n; i++)
 		if (outcomes[i].webhook_id != 0)
 			webhook_ids[nwebhooks++] = outcomes[i].webhook_id;
 	if (nwebhooks == 0)
 		return 0;
-	qsort(webhook_ids, nwebhooks, sizeof(int64), queue_int64_cmp);
-	nwebhooks = qunique(webhook_ids, nwebhooks, sizeof(int64), queue_int64_cmp);
-	ids = palloc(sizeof(Datum) * nwebhooks);
-	for (int i = 0; i < nwebhooks; i++)
-		ids[i] = Int64GetDatum(webhook_ids[i]);
-	queue_lock_ids(&lock_webhooks_plan, lock_webhooks_sql,
-				   queue_array(ids, NULL, nwebhooks, INT8OID));
-	if (SPI_processed == (uint64) nwebhooks)
+	nmissing = queue_lock_skipping(&lock_webhooks_plan, lock_webhooks_sql,
+								   webhook_ids, nwebhooks, busy);
+	if (nmissing == 0)
 		return 0;
 
-	/* the ids not locked (held elsewhere, or deleted), both lists in id order */
-	*busy = palloc(sizeof(int64) * nwebhooks);
-	for (int i = 0, j = 0; i < nwebhooks; i++)
-	{
-		while (j < (int) SPI_processed && queue_result_int64(j) < webhook_ids[i])
-			j++;
-		if (j < (int) SPI_processed && queue_result_int64(j) == webhook_ids[i])
-			continue;
-		(*busy)[nmissing] = webhook_ids[i];
-		ids[nmissing++] = Int64GetDatum(webhook_ids[i]);
-	}
-
 	/* held for a moment (by another worker), or by a session */
+	ids = palloc(sizeof(Datum) * nmissing);
+	for (int i = 0; i < nmissing; i++)
+		ids[i] = Int64GetDatum((*busy)[i]);
 	if (queue_lock_waiting(queue_array(ids, NULL, nmissing, INT8OID)))
 		return 0;
 	return nmissing;
