@@ -1373,6 +1373,7 @@ queue_record_batch(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 				   int64 *held, int *nheld)
 {
 	static const char *kinds[] = {"delivered", "gone", "fatal", "retry"};
+	static const char *lookup_gucs[] = {"enable_seqscan", "enable_hashjoin", "enable_mergejoin"};
 	Oid			types[15] = {INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
 		FLOAT8ARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8ARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
 	INTERVALARRAYOID, INT4OID, INT4OID, INT4OID, INT4OID, INT8ARRAYOID};
@@ -1384,6 +1385,7 @@ queue_record_batch(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 	Oid			coltypes[9] = {INT8OID, TEXTOID, INT4OID, TEXTOID, FLOAT8OID,
 	TIMESTAMPTZOID, FLOAT8OID, JSONBOID, TEXTOID};
 	int			ret;
+	int			nestlevel;
 	int			ndisable;
 	int64	   *disable_ids;
 	char	  **disable_reasons;
@@ -1429,8 +1431,24 @@ queue_record_batch(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 	values[13] = Int32GetDatum(policy->worker_number);
 	values[14] = queue_array(probes, NULL, nprobes, INT8OID);
 
+	/*
+	 * The statement finds each outcome's row by its id.  Planned for the
+	 * outbox's size and statistics of the moment, it may read the whole
+	 * outbox instead, for every batch: the first custom plans of a worker
+	 * did with 5,000 rows queued (8 ms a batch), and a generic plan made
+	 * while the queue was small would go on doing so until the next ANALYZE.
+	 * So the plan, whenever it is made, is made without sequential scans or
+	 * hash and merge joins: index lookups, whatever the estimates.  The
+	 * settings are undone after the statement (and by the subtransaction's
+	 * abort if it fails), so that no other statement is planned with them.
+	 */
+	nestlevel = NewGUCNestLevel();
+	for (int g = 0; g < lengthof(lookup_gucs); g++)
+		(void) set_config_option(lookup_gucs[g], "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 	ret = SPI_execute_plan(queue_prepare(&record_plan, record_sql, 15, types),
 						   values, NULL, false, 0);
+	AtEOXact_GUC(true, nestlevel);
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not record delivery outcomes: %s", SPI_result_code_string(ret));
 

@@ -13,7 +13,8 @@
 # by running this with each: the same N and MAX_CONCURRENCY give the same
 # work, but the batching follows the timing, so expect a few percent of
 # variation between runs of one build.  SETUP_SQL runs statements after
-# CREATE EXTENSION (experiments: an index dropped, say).  WEBHOOK=1 queues
+# CREATE EXTENSION (experiments: an index dropped, say), and SETUP_CONF is
+# added to postgresql.conf.  WEBHOOK=1 queues
 # the guide's webhook instead of ad-hoc rows (sink.sh).
 set -euo pipefail
 N=${1:-5000}
@@ -32,6 +33,7 @@ sink_nginx
 sink_initdb "shared_buffers = 256MB
 nextphone.max_concurrency = $CONC
 autovacuum = off"
+[ -n "${SETUP_CONF:-}" ] && echo "$SETUP_CONF" >> "$dir/data/postgresql.conf"	# experiments
 runuser -u postgres -- valgrind --tool=callgrind --trace-children=yes \
 	--callgrind-out-file="$dir/cg.%p.out" "$BIN/postgres" -D "$dir/data" \
 	>"$dir/server.log" 2>&1 &
