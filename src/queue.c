@@ -1373,7 +1373,7 @@ queue_record_batch(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 				   int64 *held, int *nheld)
 {
 	static const char *kinds[] = {"delivered", "gone", "fatal", "retry"};
-	static const char *lookup_gucs[] = {"enable_seqscan", "enable_hashjoin", "enable_mergejoin"};
+	static const char *lookup_gucs[] = {"enable_seqscan", "enable_hashjoin", "enable_mergejoin", "enable_memoize"};
 	Oid			types[15] = {INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
 		FLOAT8ARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8ARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
 	INTERVALARRAYOID, INT4OID, INT4OID, INT4OID, INT4OID, INT8ARRAYOID};
@@ -1438,7 +1438,8 @@ queue_record_batch(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 	 * did with 5,000 rows queued (8 ms a batch), and a generic plan made
 	 * while the queue was small would go on doing so until the next ANALYZE.
 	 * So the plan, whenever it is made, is made without sequential scans or
-	 * hash and merge joins: index lookups, whatever the estimates.  The
+	 * hash and merge joins: index lookups, whatever the estimates; and
+	 * without a memoize cache, of no use when every id is looked up once.  The
 	 * settings are undone after the statement (and by the subtransaction's
 	 * abort if it fails), so that no other statement is planned with them.
 	 */
