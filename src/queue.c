@@ -71,19 +71,42 @@
 	" AND " w ".rate_limit_per_second IS NULL)"
 
 /*
- * The plain claim; $4 lists the webhooks whose outcomes wait because another
- * transaction holds their row (see QueueRecord): their rows wait too.
+ * The plain claim: the due rows of ad-hoc requests (group 0) and of each
+ * webhook without a policy of its own, each group's oldest first, the
+ * groups in turn from the one after $5 (the group the previous claim ended
+ * with), so that the backlog of one does not hold back the others.  Each
+ * group's rows are read from its own range of an index (outbox_adhoc_due
+ * for ad-hoc requests, outbox_webhook for a webhook's), never by walking past
+ * other webhooks' rows: the backlog of a disabled webhook, or of one whose
+ * circuit is open, would otherwise be read again by every claim.  (A
+ * webhook's rows are ordered by the whole key of outbox_webhook, the same
+ * order for one webhook's queued rows, so that no plan reads them from
+ * outbox_due in due order instead, past everyone else's.)  Rows are locked
+ * as they are taken, up to $1 in all.  $4 lists the webhooks whose
+ * outcomes wait because another transaction holds their row (see
+ * QueueRecord): their rows wait too.
  */
 static const char *claim_sql =
 "WITH due AS ("
-"  SELECT o.ctid AS tid, o.webhook_id FROM nextphone.outbox o"
-"   WHERE o.queued AND o.next_attempt_at <= now() AND o.status = 'pending'"
-"     AND (o.webhook_id IS NULL OR EXISTS ("
-"          SELECT 1 FROM nextphone.webhooks w WHERE w.id = o.webhook_id AND " PLAIN_WEBHOOK("w")
-"            AND w.id <> ALL ($4)))"
-"   ORDER BY o.next_attempt_at"
-"   LIMIT $1"
-"     FOR UPDATE OF o SKIP LOCKED)"
+"  SELECT d.tid, d.webhook_id"
+"    FROM (SELECT g.id FROM (SELECT 0::bigint AS id"
+"                            UNION ALL"
+"                            SELECT w.id FROM nextphone.webhooks w"
+"                             WHERE " PLAIN_WEBHOOK("w") " AND w.id <> ALL ($4)) g"
+"           ORDER BY g.id <= $5, g.id) g"
+"         CROSS JOIN LATERAL ("
+"           SELECT * FROM (SELECT o.ctid AS tid, o.webhook_id FROM nextphone.outbox o"
+"                           WHERE g.id = 0 AND o.webhook_id IS NULL AND o.queued"
+"                             AND o.next_attempt_at <= now() AND o.status = 'pending'"
+"                           ORDER BY o.next_attempt_at LIMIT $1"
+"                             FOR UPDATE OF o SKIP LOCKED) a"
+"           UNION ALL"
+"           SELECT * FROM (SELECT o.ctid AS tid, o.webhook_id FROM nextphone.outbox o"
+"                           WHERE g.id <> 0 AND o.webhook_id = g.id AND o.queued"
+"                             AND o.next_attempt_at <= now() AND o.status = 'pending'"
+"                           ORDER BY o.webhook_id, o.queued, o.next_attempt_at LIMIT $1"
+"                             FOR UPDATE OF o SKIP LOCKED) b) d"
+"   LIMIT $1)"
 " UPDATE nextphone.outbox o" CLAIM_SET
 "  FROM due LEFT JOIN nextphone.webhooks w ON w.id = due.webhook_id"
 " WHERE o.ctid = due.tid" CLAIM_RETURNING;
@@ -152,10 +175,13 @@ static const char *claimed_webhook_sql =
 
 static const char *next_due_sql =
 "SELECT least("
-"  (SELECT min(o.next_attempt_at) FROM nextphone.outbox o"
-"    WHERE o.queued AND o.status = 'pending'"
-"      AND (o.webhook_id IS NULL OR EXISTS ("
-"           SELECT 1 FROM nextphone.webhooks w WHERE w.id = o.webhook_id AND " PLAIN_WEBHOOK("w") "))),"
+"  (SELECT o.next_attempt_at FROM nextphone.outbox o"
+"    WHERE o.webhook_id IS NULL AND o.queued AND o.status = 'pending'"
+"    ORDER BY o.next_attempt_at LIMIT 1),"
+"  (SELECT min((SELECT o.next_attempt_at FROM nextphone.outbox o"
+"                WHERE o.webhook_id = w.id AND o.queued AND o.status = 'pending'"
+"                ORDER BY o.webhook_id, o.queued, o.next_attempt_at LIMIT 1))"
+"     FROM nextphone.webhooks w WHERE " PLAIN_WEBHOOK("w") "),"
 "  (SELECT min(CASE WHEN q.head IS NOT NULL THEN greatest(q.head, q.probe, q.tat) END)"
 "     FROM nextphone.webhooks w,"
 "     LATERAL (SELECT CASE WHEN w.ordered THEN"
@@ -163,8 +189,9 @@ static const char *next_due_sql =
 "                          FROM nextphone.outbox h"
 "                         WHERE h.webhook_id = w.id AND h.queued"
 "                         ORDER BY h.id LIMIT 1)"
-"                     ELSE (SELECT min(p.next_attempt_at) FROM nextphone.outbox p"
-"                            WHERE p.webhook_id = w.id AND p.queued AND p.status = 'pending') END AS head,"
+"                     ELSE (SELECT p.next_attempt_at FROM nextphone.outbox p"
+"                            WHERE p.webhook_id = w.id AND p.queued AND p.status = 'pending'"
+"                            ORDER BY p.webhook_id, p.queued, p.next_attempt_at LIMIT 1) END AS head,"
 "                     CASE WHEN w.circuit_state <> 'closed' THEN w.next_probe_at END AS probe,"
 "                     CASE WHEN w.rate_limit_per_second IS NOT NULL THEN w.rate_limit_tat"
 "                          + make_interval(secs => 1.0 / w.rate_limit_per_second) END AS tat) q"
@@ -396,6 +423,12 @@ static bool queue_lock_error(int sqlerrcode);
 
 /* Prepared plans, kept for the life of the worker */
 static SPIPlanPtr claim_plan = NULL;
+
+/*
+ * The group (webhook id, 0 for ad-hoc requests) the last plain claim ended
+ * with: the next one starts with the group after it.
+ */
+static int64 claim_last_group = -1;
 static SPIPlanPtr special_plan = NULL;
 static SPIPlanPtr claim_webhook_plan = NULL;
 static SPIPlanPtr claimed_webhook_plan = NULL;
@@ -624,6 +657,39 @@ queue_prepare(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 }
 
 /*
+ * queue_execute_indexed
+ *		SPI_execute_plan() for the statements that must find their rows
+ *		through indexes, whatever the estimates.
+ *
+ * Planned for the outbox's size and statistics of the moment, such a
+ * statement may read the whole outbox instead, on every run: the first
+ * custom plans of the outcome statement did with 5,000 rows queued (8 ms a
+ * batch), and a generic plan made while the queue was small would go on
+ * doing so until the next ANALYZE.  So their plans, whenever they are made,
+ * are made without sequential scans, hash or merge joins: index lookups;
+ * and without memoize caches, of no use when every key is looked up once.
+ * The settings are undone after the statement (and by the abort of the
+ * (sub)transaction if it fails), so that no other statement is planned with
+ * them.
+ */
+static int
+queue_execute_indexed(SPIPlanPtr plan, Datum *values, long count)
+{
+	static const char *const gucs[] = {
+		"enable_seqscan", "enable_hashjoin", "enable_mergejoin", "enable_memoize"
+	};
+	int			nestlevel = NewGUCNestLevel();
+	int			ret;
+
+	for (int i = 0; i < lengthof(gucs); i++)
+		(void) set_config_option(gucs[i], "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	ret = SPI_execute_plan(plan, values, NULL, false, count);
+	AtEOXact_GUC(true, nestlevel);
+	return ret;
+}
+
+/*
  * QueueExtensionReady
  *		Whether the extension is installed in this database.
  */
@@ -655,8 +721,8 @@ QueueReclaim(const QueuePolicy *policy, bool own_too)
 	queue_begin("nextphone: reclaim expired leases");
 	values[0] = BoolGetDatum(own_too);
 	values[1] = Int32GetDatum(policy->worker_number);
-	ret = SPI_execute_plan(queue_prepare(&reclaim_plan, reclaim_sql, 2, types),
-						   values, NULL, false, 0);
+	ret = queue_execute_indexed(queue_prepare(&reclaim_plan, reclaim_sql, 2, types),
+								values, 0);
 	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "could not reclaim expired leases: %s", SPI_result_code_string(ret));
 	n = SPI_processed;
@@ -1003,9 +1069,14 @@ QueueClaim(const QueuePolicy *policy, int limit_now, int limit,
 	/* everything else */
 	if (list_length(jobs) < limit)
 	{
-		Oid			plain_types[4] = {INT4OID, INT4OID, INT4OID, INT8ARRAYOID};
+		Oid			plain_types[5] = {INT4OID, INT4OID, INT4OID, INT8ARRAYOID, INT8OID};
 		int64	   *unique = palloc(sizeof(int64) * (nbusy + 1));
 		Datum	   *ids = palloc(sizeof(Datum) * (nbusy + 1));
+		int			before = list_length(jobs);
+		ListCell   *lc;
+		int64		last = 0;
+		bool		last_wrapped = false;
+		bool		found = false;
 
 		if (nbusy > 0)
 		{
@@ -1019,11 +1090,32 @@ QueueClaim(const QueuePolicy *policy, int limit_now, int limit,
 		values[1] = Int32GetDatum(policy->worker_number);
 		values[2] = Int32GetDatum(policy->default_timeout_ms);
 		values[3] = queue_array(ids, NULL, nbusy, INT8OID);
-		ret = SPI_execute_plan(queue_prepare(&claim_plan, claim_sql, 4, plain_types),
-							   values, NULL, false, 0);
+		values[4] = Int64GetDatum(claim_last_group);
+		ret = queue_execute_indexed(queue_prepare(&claim_plan, claim_sql, 5, plain_types),
+									values, 0);
 		if (ret != SPI_OK_UPDATE_RETURNING)
 			elog(ERROR, "could not claim due messages: %s", SPI_result_code_string(ret));
 		queue_take_jobs(&jobs, &any_tags);
+
+		/*
+		 * The group the claim ended with (the groups were taken in the order
+		 * of their ids, from the one after claim_last_group): the next claim
+		 * starts after it.
+		 */
+		for_each_from(lc, jobs, before)
+		{
+			int64		group = ((QueueJob *) lfirst(lc))->webhook_id;
+			bool		wrapped = group <= claim_last_group;
+
+			if (!found || (wrapped != last_wrapped ? wrapped : group > last))
+			{
+				last = group;
+				last_wrapped = wrapped;
+				found = true;
+			}
+		}
+		if (found)
+			claim_last_group = last;
 	}
 
 	/* resolve {{secret.NAME}} tags in header values */
@@ -1070,8 +1162,8 @@ QueueNextDue(const QueuePolicy *policy)
 
 	queue_begin("nextphone: find the next due message");
 	/* not read-only: it must see the outcomes recorded in this step */
-	ret = SPI_execute_plan(queue_prepare(&next_due_plan, next_due_sql, 0, NULL),
-						   NULL, NULL, false, 1);
+	ret = queue_execute_indexed(queue_prepare(&next_due_plan, next_due_sql, 0, NULL),
+								NULL, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not find the next due message: %s", SPI_result_code_string(ret));
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -1373,7 +1465,6 @@ queue_record_batch(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 				   int64 *held, int *nheld)
 {
 	static const char *kinds[] = {"delivered", "gone", "fatal", "retry"};
-	static const char *lookup_gucs[] = {"enable_seqscan", "enable_hashjoin", "enable_mergejoin", "enable_memoize"};
 	Oid			types[15] = {INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
 		FLOAT8ARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8ARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
 	INTERVALARRAYOID, INT4OID, INT4OID, INT4OID, INT4OID, INT8ARRAYOID};
@@ -1385,7 +1476,6 @@ queue_record_batch(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 	Oid			coltypes[9] = {INT8OID, TEXTOID, INT4OID, TEXTOID, FLOAT8OID,
 	TIMESTAMPTZOID, FLOAT8OID, JSONBOID, TEXTOID};
 	int			ret;
-	int			nestlevel;
 	int			ndisable;
 	int64	   *disable_ids;
 	char	  **disable_reasons;
@@ -1431,25 +1521,8 @@ queue_record_batch(const QueuePolicy *policy, QueueOutcome *outcomes, int n,
 	values[13] = Int32GetDatum(policy->worker_number);
 	values[14] = queue_array(probes, NULL, nprobes, INT8OID);
 
-	/*
-	 * The statement finds each outcome's row by its id.  Planned for the
-	 * outbox's size and statistics of the moment, it may read the whole
-	 * outbox instead, for every batch: the first custom plans of a worker
-	 * did with 5,000 rows queued (8 ms a batch), and a generic plan made
-	 * while the queue was small would go on doing so until the next ANALYZE.
-	 * So the plan, whenever it is made, is made without sequential scans or
-	 * hash and merge joins: index lookups, whatever the estimates; and
-	 * without a memoize cache, of no use when every id is looked up once.  The
-	 * settings are undone after the statement (and by the subtransaction's
-	 * abort if it fails), so that no other statement is planned with them.
-	 */
-	nestlevel = NewGUCNestLevel();
-	for (int g = 0; g < lengthof(lookup_gucs); g++)
-		(void) set_config_option(lookup_gucs[g], "off", PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-	ret = SPI_execute_plan(queue_prepare(&record_plan, record_sql, 15, types),
-						   values, NULL, false, 0);
-	AtEOXact_GUC(true, nestlevel);
+	ret = queue_execute_indexed(queue_prepare(&record_plan, record_sql, 15, types),
+								values, 0);
 	if (ret != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not record delivery outcomes: %s", SPI_result_code_string(ret));
 

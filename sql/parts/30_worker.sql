@@ -20,10 +20,16 @@ ALTER TABLE nextphone.outbox ADD COLUMN queued boolean
 COMMENT ON COLUMN nextphone.outbox.queued IS
   'Whether the row is still in the queue (pending or sending); kept by the server from status, for the indexes';
 ALTER TABLE nextphone.outbox SET (fillfactor = 50);
--- The worker finds due rows through this partial index, never by a scan.
+-- The rows in the queue, by due time (the worker takes back expired leases
+-- through it; WHERE queued in a query of yours reads it).
 CREATE INDEX outbox_due ON nextphone.outbox (next_attempt_at) WHERE queued;
--- A webhook's rows: its queue (ordered and rate-limited webhooks, circuit
--- probes) and its counts in webhook_health.
+-- The worker claims each group's due rows from its own range of an index,
+-- the groups in turn, never by walking past other webhooks' rows (the
+-- backlog of a disabled webhook, or of one whose circuit is open): ad-hoc
+-- requests from this one, a webhook's from outbox_webhook.
+CREATE INDEX outbox_adhoc_due ON nextphone.outbox (next_attempt_at) WHERE queued AND webhook_id IS NULL;
+-- A webhook's rows: its queue (claims, ordered and rate-limited webhooks,
+-- circuit probes) and its counts in webhook_health.
 CREATE INDEX outbox_webhook ON nextphone.outbox (webhook_id, queued, next_attempt_at);
 
 -- The rate limiter's clock (GCRA's theoretical arrival time).
