@@ -16,7 +16,7 @@ ALTER TABLE nextphone.outbox ADD COLUMN queued boolean
   GENERATED ALWAYS AS (status IN ('pending', 'sending')) STORED;
 COMMENT ON COLUMN nextphone.outbox.queued IS
   'Whether the row is still in the queue (pending or sending); kept by the server from status, for the indexes';
-CREATE INDEX outbox_due ON nextphone.outbox (next_attempt_at) WHERE queued;
+CREATE INDEX outbox_due ON nextphone.outbox (webhook_id, next_attempt_at) WHERE queued;
 CREATE INDEX outbox_adhoc_due ON nextphone.outbox (next_attempt_at) WHERE queued AND webhook_id IS NULL;
 CREATE INDEX outbox_webhook ON nextphone.outbox (webhook_id, queued, next_attempt_at);
 

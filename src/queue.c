@@ -71,40 +71,54 @@
 	" AND " w ".rate_limit_per_second IS NULL)"
 
 /*
- * The plain claim: the due rows of ad-hoc requests (group 0) and of each
- * webhook without a policy of its own, each group's oldest first, the
- * groups in turn from the one after $5 (the group the previous claim ended
- * with), so that the backlog of one does not hold back the others.  Each
- * group's rows are read from its own range of an index (outbox_adhoc_due
- * for ad-hoc requests, outbox_webhook for a webhook's), never by walking past
- * other webhooks' rows: the backlog of a disabled webhook, or of one whose
- * circuit is open, would otherwise be read again by every claim.  (A
- * webhook's rows are ordered by the whole key of outbox_webhook, the same
- * order for one webhook's queued rows, so that no plan reads them from
- * outbox_due in due order instead, past everyone else's.)  Rows are locked
- * as they are taken, up to $1 in all.  $4 lists the webhooks whose
- * outcomes wait because another transaction holds their row (see
- * QueueRecord): their rows wait too.
+ * The plain claim: the due rows of each webhook without a policy of its own
+ * and of ad-hoc requests (a group of their own, numbered 0), each group's
+ * oldest first, the groups in turn from the one after $5 (the group the
+ * previous claim ended with), so that the backlog of one does not hold back
+ * the others.  Each group's rows are read from its own range of an index
+ * (outbox_adhoc_due for ad-hoc requests, outbox_due for a webhook's), never
+ * by walking past other webhooks' rows: the backlog of a disabled webhook,
+ * or of one whose circuit is open, would otherwise be read again by every
+ * claim.  Only the webhooks with queued rows are looked at (see
+ * ACTIVE_WEBHOOKS).  Rows are locked as they are taken, up to $1 in all.
+ * $4 lists the webhooks whose outcomes wait because another transaction
+ * holds their row (see QueueRecord): their rows wait too.
  */
+/*
+ * The webhooks with rows in the queue (pending or sending), found by
+ * skipping through outbox_due from one webhook to the next: one index
+ * descent each, whatever their backlog, and none for a webhook with nothing
+ * queued.
+ */
+#define ACTIVE_WEBHOOKS \
+	"active(id) AS (" \
+	"  (SELECT o.webhook_id FROM nextphone.outbox o" \
+	"    WHERE o.queued AND o.webhook_id IS NOT NULL ORDER BY o.webhook_id LIMIT 1)" \
+	"  UNION ALL" \
+	"  SELECT (SELECT o.webhook_id FROM nextphone.outbox o" \
+	"           WHERE o.queued AND o.webhook_id > a.id ORDER BY o.webhook_id LIMIT 1)" \
+	"    FROM active a WHERE a.id IS NOT NULL)"
+
 static const char *claim_sql =
-"WITH due AS ("
+"WITH RECURSIVE " ACTIVE_WEBHOOKS ","
+" due AS ("
 "  SELECT d.tid, d.webhook_id"
-"    FROM (SELECT g.id FROM (SELECT 0::bigint AS id"
+"    FROM (SELECT g.id FROM (SELECT NULL::bigint AS id"
 "                            UNION ALL"
-"                            SELECT w.id FROM nextphone.webhooks w"
+"                            SELECT w.id FROM active a JOIN nextphone.webhooks w ON w.id = a.id"
 "                             WHERE " PLAIN_WEBHOOK("w") " AND w.id <> ALL ($4)) g"
-"           ORDER BY g.id <= $5, g.id) g"
+"           ORDER BY coalesce(g.id, 0) <= $5, coalesce(g.id, 0)) g"
 "         CROSS JOIN LATERAL ("
 "           SELECT * FROM (SELECT o.ctid AS tid, o.webhook_id FROM nextphone.outbox o"
-"                           WHERE g.id = 0 AND o.webhook_id IS NULL AND o.queued"
+"                           WHERE g.id IS NULL AND o.webhook_id IS NULL AND o.queued"
 "                             AND o.next_attempt_at <= now() AND o.status = 'pending'"
 "                           ORDER BY o.next_attempt_at LIMIT $1"
 "                             FOR UPDATE OF o SKIP LOCKED) a"
 "           UNION ALL"
 "           SELECT * FROM (SELECT o.ctid AS tid, o.webhook_id FROM nextphone.outbox o"
-"                           WHERE g.id <> 0 AND o.webhook_id = g.id AND o.queued"
+"                           WHERE o.webhook_id = g.id AND o.queued"
 "                             AND o.next_attempt_at <= now() AND o.status = 'pending'"
-"                           ORDER BY o.webhook_id, o.queued, o.next_attempt_at LIMIT $1"
+"                           ORDER BY o.webhook_id, o.next_attempt_at LIMIT $1"
 "                             FOR UPDATE OF o SKIP LOCKED) b) d"
 "   LIMIT $1)"
 " UPDATE nextphone.outbox o" CLAIM_SET
@@ -131,10 +145,11 @@ static const char *special_sql =
 "       w.circuit_state <> 'closed',"
 "       coalesce(w.next_probe_at <= now(), true),"
 "       w.ordered,"
-"       (SELECT CASE WHEN h.status = 'pending' AND h.next_attempt_at <= now() THEN h.id END"
-"          FROM nextphone.outbox h"
-"         WHERE h.webhook_id = w.id AND h.queued"
-"         ORDER BY h.id LIMIT 1)"
+"       CASE WHEN w.ordered THEN"
+"         (SELECT CASE WHEN h.status = 'pending' AND h.next_attempt_at <= now() THEN h.id END"
+"            FROM nextphone.outbox h"
+"           WHERE h.webhook_id = w.id AND h.queued"
+"           ORDER BY h.id LIMIT 1) END"
 "  FROM nextphone.webhooks w"
 " WHERE w.enabled AND (w.ordered OR w.rate_limit_per_second IS NOT NULL OR w.circuit_state <> 'closed')"
 "   AND (SELECT true FROM nextphone.outbox p"
@@ -174,14 +189,15 @@ static const char *claimed_webhook_sql =
 " WHERE w.id = $1";
 
 static const char *next_due_sql =
+"WITH RECURSIVE " ACTIVE_WEBHOOKS
 "SELECT least("
 "  (SELECT o.next_attempt_at FROM nextphone.outbox o"
 "    WHERE o.webhook_id IS NULL AND o.queued AND o.status = 'pending'"
 "    ORDER BY o.next_attempt_at LIMIT 1),"
 "  (SELECT min((SELECT o.next_attempt_at FROM nextphone.outbox o"
 "                WHERE o.webhook_id = w.id AND o.queued AND o.status = 'pending'"
-"                ORDER BY o.webhook_id, o.queued, o.next_attempt_at LIMIT 1))"
-"     FROM nextphone.webhooks w WHERE " PLAIN_WEBHOOK("w") "),"
+"                ORDER BY o.webhook_id, o.next_attempt_at LIMIT 1))"
+"     FROM active a JOIN nextphone.webhooks w ON w.id = a.id WHERE " PLAIN_WEBHOOK("w") "),"
 "  (SELECT min(CASE WHEN q.head IS NOT NULL THEN greatest(q.head, q.probe, q.tat) END)"
 "     FROM nextphone.webhooks w,"
 "     LATERAL (SELECT CASE WHEN w.ordered THEN"
@@ -191,7 +207,7 @@ static const char *next_due_sql =
 "                         ORDER BY h.id LIMIT 1)"
 "                     ELSE (SELECT p.next_attempt_at FROM nextphone.outbox p"
 "                            WHERE p.webhook_id = w.id AND p.queued AND p.status = 'pending'"
-"                            ORDER BY p.webhook_id, p.queued, p.next_attempt_at LIMIT 1) END AS head,"
+"                            ORDER BY p.webhook_id, p.next_attempt_at LIMIT 1) END AS head,"
 "                     CASE WHEN w.circuit_state <> 'closed' THEN w.next_probe_at END AS probe,"
 "                     CASE WHEN w.rate_limit_per_second IS NOT NULL THEN w.rate_limit_tat"
 "                          + make_interval(secs => 1.0 / w.rate_limit_per_second) END AS tat) q"

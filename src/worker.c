@@ -1387,7 +1387,10 @@ NextphoneWorkerMain(Datum main_arg)
 	 * The worker's statements are short and run thousands of times a
 	 * minute: JIT compiling them, which the estimates of their generic
 	 * plans can call for, costs far more than it saves (10% of the worker's
-	 * time went to LLVM with a webhook's rows before this).
+	 * time went to LLVM with a webhook's rows before this).  The statements
+	 * planned without sequential scans (queue_execute_indexed) need it
+	 * most: a plan that must still read a small table in full carries the
+	 * planner's penalty cost, far above any JIT threshold.
 	 */
 	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 

@@ -20,16 +20,17 @@ ALTER TABLE nextphone.outbox ADD COLUMN queued boolean
 COMMENT ON COLUMN nextphone.outbox.queued IS
   'Whether the row is still in the queue (pending or sending); kept by the server from status, for the indexes';
 ALTER TABLE nextphone.outbox SET (fillfactor = 50);
--- The rows in the queue, by due time (the worker takes back expired leases
--- through it; WHERE queued in a query of yours reads it).
-CREATE INDEX outbox_due ON nextphone.outbox (next_attempt_at) WHERE queued;
--- The worker claims each group's due rows from its own range of an index,
--- the groups in turn, never by walking past other webhooks' rows (the
--- backlog of a disabled webhook, or of one whose circuit is open): ad-hoc
--- requests from this one, a webhook's from outbox_webhook.
+-- The rows in the queue, each webhook's by due time.  The worker claims each
+-- webhook's due rows from its own range of this index, the webhooks in turn,
+-- never by walking past other webhooks' rows (the backlog of a disabled
+-- webhook, or of one whose circuit is open), and finds the webhooks with
+-- queued rows by skipping from one to the next.  It takes back expired
+-- leases through it, and WHERE queued in a query of yours reads it.
+CREATE INDEX outbox_due ON nextphone.outbox (webhook_id, next_attempt_at) WHERE queued;
+-- The ad-hoc requests in the queue, by due time: claimed as one more group.
 CREATE INDEX outbox_adhoc_due ON nextphone.outbox (next_attempt_at) WHERE queued AND webhook_id IS NULL;
--- A webhook's rows: its queue (claims, ordered and rate-limited webhooks,
--- circuit probes) and its counts in webhook_health.
+-- A webhook's rows, queued or not: its ordered and rate-limited queue,
+-- circuit probes, its counts in webhook_health, the purge.
 CREATE INDEX outbox_webhook ON nextphone.outbox (webhook_id, queued, next_attempt_at);
 
 -- The rate limiter's clock (GCRA's theoretical arrival time).
