@@ -88,7 +88,9 @@
  * The webhooks with rows in the queue (pending or sending), found by
  * skipping through outbox_due from one webhook to the next: one index
  * descent each, whatever their backlog, and none for a webhook with nothing
- * queued.
+ * queued.  (The statements join them to their webhooks row by row, LATERAL:
+ * the planner cannot tell how few they are, and would otherwise read every
+ * webhook.)
  */
 #define ACTIVE_WEBHOOKS \
 	"active(id) AS (" \
@@ -105,8 +107,10 @@ static const char *claim_sql =
 "  SELECT d.tid, d.webhook_id"
 "    FROM (SELECT g.id FROM (SELECT NULL::bigint AS id"
 "                            UNION ALL"
-"                            SELECT w.id FROM active a JOIN nextphone.webhooks w ON w.id = a.id"
-"                             WHERE " PLAIN_WEBHOOK("w") " AND w.id <> ALL ($4)) g"
+"                            SELECT w.id FROM active a CROSS JOIN LATERAL"
+"                                   (SELECT w.id FROM nextphone.webhooks w"
+"                                     WHERE w.id = a.id AND " PLAIN_WEBHOOK("w")
+"                                       AND w.id <> ALL ($4)) w) g"
 "           ORDER BY coalesce(g.id, 0) <= $5, coalesce(g.id, 0)) g"
 "         CROSS JOIN LATERAL ("
 "           SELECT * FROM (SELECT o.ctid AS tid, o.webhook_id FROM nextphone.outbox o"
@@ -197,7 +201,8 @@ static const char *next_due_sql =
 "  (SELECT min((SELECT o.next_attempt_at FROM nextphone.outbox o"
 "                WHERE o.webhook_id = w.id AND o.queued AND o.status = 'pending'"
 "                ORDER BY o.webhook_id, o.next_attempt_at LIMIT 1))"
-"     FROM active a JOIN nextphone.webhooks w ON w.id = a.id WHERE " PLAIN_WEBHOOK("w") "),"
+"     FROM active a CROSS JOIN LATERAL"
+"          (SELECT w.id FROM nextphone.webhooks w WHERE w.id = a.id AND " PLAIN_WEBHOOK("w") ") w),"
 "  (SELECT min(CASE WHEN q.head IS NOT NULL THEN greatest(q.head, q.probe, q.tat) END)"
 "     FROM nextphone.webhooks w,"
 "     LATERAL (SELECT CASE WHEN w.ordered THEN"
