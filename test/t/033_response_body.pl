@@ -29,7 +29,7 @@ is($node->safe_psql('postgres', q{
 	'a long and an endless body after a 200 are deliveries; an endless 500 is retried');
 is($node->safe_psql('postgres', q{
 	SELECT string_agg(format('%s %s %s %s', outbox_id, status_code, length(response_body),
-	                         coalesce(error, '-')), ', ' ORDER BY id)
+	                         coalesce(error, '-')), ', ' ORDER BY outbox_id, attempt)
 	  FROM nextphone.attempts}),
 	'1 200 1000 -, 2 200 1000 -, 3 500 1000 HTTP status 500, 3 500 1000 HTTP status 500, 3 500 1000 HTTP status 500',
 	'each attempt has its status, the first 1000 bytes of the body, and no transport error');

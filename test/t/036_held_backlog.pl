@@ -65,12 +65,11 @@ is($node->safe_psql('postgres', qq{
 # few pages, not the 40,000 held rows.
 my $cost = $node->safe_psql('postgres', q{
 	SELECT string_agg(k || ' ' || calls || ' ' || blocks, ',' ORDER BY k) FROM (
-	  SELECT CASE WHEN query LIKE '%SELECT least(%' THEN 'next_due' ELSE 'claim' END AS k,
+	  SELECT CASE WHEN query LIKE '%UPDATE nextphone.outbox o%' THEN 'claim' ELSE 'next_due' END AS k,
 	         sum(calls) AS calls,
 	         round(sum(shared_blks_hit + shared_blks_read) / sum(calls)) AS blocks
 	    FROM pg_stat_statements
-	   WHERE query LIKE '%UPDATE nextphone.outbox o SET status = ''sending''%'
-	      OR query LIKE '%SELECT least(%'
+	   WHERE query LIKE 'WITH RECURSIVE active%'
 	   GROUP BY 1) s});
 note "calls and blocks per call: $cost";
 my %blocks = map { (split / /)[0] => (split / /)[2] } split /,/, $cost;
