@@ -192,6 +192,28 @@ static const char *claimed_webhook_sql =
 "                            ELSE now() + make_interval(secs => coalesce(w.timeout_ms, $3) / 1000.0 + 60) END"
 " WHERE w.id = $1";
 
+/*
+ * When the next row is due: that of a webhook with a policy of its own
+ * (ordered: its head; rate-limited: not before the allowance; probed: not
+ * before the probe) ...
+ */
+#define NEXT_DUE_SPECIAL \
+"  (SELECT min(CASE WHEN q.head IS NOT NULL THEN greatest(q.head, q.probe, q.tat) END)" \
+"     FROM nextphone.webhooks w," \
+"     LATERAL (SELECT CASE WHEN w.ordered THEN" \
+"                       (SELECT CASE WHEN h.status = 'pending' THEN h.next_attempt_at END" \
+"                          FROM nextphone.outbox h" \
+"                         WHERE h.webhook_id = w.id AND h.queued" \
+"                         ORDER BY h.id LIMIT 1)" \
+"                     ELSE (SELECT p.next_attempt_at FROM nextphone.outbox p" \
+"                            WHERE p.webhook_id = w.id AND p.queued AND p.status = 'pending'" \
+"                            ORDER BY p.webhook_id, p.next_attempt_at LIMIT 1) END AS head," \
+"                     CASE WHEN w.circuit_state <> 'closed' THEN w.next_probe_at END AS probe," \
+"                     CASE WHEN w.rate_limit_per_second IS NOT NULL THEN w.rate_limit_tat" \
+"                          + make_interval(secs => 1.0 / w.rate_limit_per_second) END AS tat) q" \
+"    WHERE w.enabled AND (w.ordered OR w.rate_limit_per_second IS NOT NULL OR w.circuit_state <> 'closed'))"
+
+/* ... and of the groups the plain claim serves, each from its own index range */
 static const char *next_due_sql =
 "WITH RECURSIVE " ACTIVE_WEBHOOKS
 "SELECT least("
@@ -203,20 +225,35 @@ static const char *next_due_sql =
 "                ORDER BY o.webhook_id, o.next_attempt_at LIMIT 1))"
 "     FROM active a CROSS JOIN LATERAL"
 "          (SELECT w.id FROM nextphone.webhooks w WHERE w.id = a.id AND " PLAIN_WEBHOOK("w") ") w),"
-"  (SELECT min(CASE WHEN q.head IS NOT NULL THEN greatest(q.head, q.probe, q.tat) END)"
-"     FROM nextphone.webhooks w,"
-"     LATERAL (SELECT CASE WHEN w.ordered THEN"
-"                       (SELECT CASE WHEN h.status = 'pending' THEN h.next_attempt_at END"
-"                          FROM nextphone.outbox h"
-"                         WHERE h.webhook_id = w.id AND h.queued"
-"                         ORDER BY h.id LIMIT 1)"
-"                     ELSE (SELECT p.next_attempt_at FROM nextphone.outbox p"
-"                            WHERE p.webhook_id = w.id AND p.queued AND p.status = 'pending'"
-"                            ORDER BY p.webhook_id, p.next_attempt_at LIMIT 1) END AS head,"
-"                     CASE WHEN w.circuit_state <> 'closed' THEN w.next_probe_at END AS probe,"
-"                     CASE WHEN w.rate_limit_per_second IS NOT NULL THEN w.rate_limit_tat"
-"                          + make_interval(secs => 1.0 / w.rate_limit_per_second) END AS tat) q"
-"    WHERE w.enabled AND (w.ordered OR w.rate_limit_per_second IS NOT NULL OR w.circuit_state <> 'closed')))";
+NEXT_DUE_SPECIAL ")";
+
+/*
+ * The plain claim and the next due time for an older version's outbox,
+ * until ALTER EXTENSION UPDATE: its indexes have no range per webhook of the
+ * queued rows (outbox_due is on next_attempt_at WHERE status = 'pending'),
+ * so these walk the queue in due order, as 0.2 did.
+ */
+static const char *claim_legacy_sql =
+"WITH due AS ("
+"  SELECT o.ctid AS tid, o.webhook_id FROM nextphone.outbox o"
+"   WHERE o.queued AND o.next_attempt_at <= now() AND o.status = 'pending'"
+"     AND (o.webhook_id IS NULL OR EXISTS ("
+"          SELECT 1 FROM nextphone.webhooks w WHERE w.id = o.webhook_id AND " PLAIN_WEBHOOK("w")
+"            AND w.id <> ALL ($4)))"
+"   ORDER BY o.next_attempt_at"
+"   LIMIT $1"
+"     FOR UPDATE OF o SKIP LOCKED)"
+" UPDATE nextphone.outbox o" CLAIM_SET
+"  FROM due LEFT JOIN nextphone.webhooks w ON w.id = due.webhook_id"
+" WHERE o.ctid = due.tid" CLAIM_RETURNING;
+
+static const char *next_due_legacy_sql =
+"SELECT least("
+"  (SELECT min(o.next_attempt_at) FROM nextphone.outbox o"
+"    WHERE o.queued AND o.status = 'pending'"
+"      AND (o.webhook_id IS NULL OR EXISTS ("
+"           SELECT 1 FROM nextphone.webhooks w WHERE w.id = o.webhook_id AND " PLAIN_WEBHOOK("w") "))),"
+NEXT_DUE_SPECIAL ")";
 
 /*
  * Give back leased rows that were never sent, and take back rows whose lease
@@ -1112,7 +1149,9 @@ QueueClaim(const QueuePolicy *policy, int limit_now, int limit,
 		values[2] = Int32GetDatum(policy->default_timeout_ms);
 		values[3] = queue_array(ids, NULL, nbusy, INT8OID);
 		values[4] = Int64GetDatum(claim_last_group);
-		ret = queue_execute_indexed(queue_prepare(&claim_plan, claim_sql, 5, plain_types),
+		ret = queue_execute_indexed(queue_prepare(&claim_plan,
+												  outbox_form < 0 ? claim_legacy_sql : claim_sql,
+												  5, plain_types),
 									values, 0);
 		if (ret != SPI_OK_UPDATE_RETURNING)
 			elog(ERROR, "could not claim due messages: %s", SPI_result_code_string(ret));
@@ -1183,7 +1222,9 @@ QueueNextDue(const QueuePolicy *policy)
 
 	queue_begin("nextphone: find the next due message");
 	/* not read-only: it must see the outcomes recorded in this step */
-	ret = queue_execute_indexed(queue_prepare(&next_due_plan, next_due_sql, 0, NULL),
+	ret = queue_execute_indexed(queue_prepare(&next_due_plan,
+											  outbox_form < 0 ? next_due_legacy_sql : next_due_sql,
+											  0, NULL),
 								NULL, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not find the next due message: %s", SPI_result_code_string(ret));
