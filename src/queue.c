@@ -71,20 +71,6 @@
 	" AND " w ".rate_limit_per_second IS NULL)"
 
 /*
- * The plain claim: the due rows of each webhook without a policy of its own
- * and of ad-hoc requests (a group of their own, numbered 0), each group's
- * oldest first, the groups in turn from the one after $5 (the group the
- * previous claim ended with), so that the backlog of one does not hold back
- * the others.  Each group's rows are read from its own range of an index
- * (outbox_adhoc_due for ad-hoc requests, outbox_due for a webhook's), never
- * by walking past other webhooks' rows: the backlog of a disabled webhook,
- * or of one whose circuit is open, would otherwise be read again by every
- * claim.  Only the webhooks with queued rows are looked at (see
- * ACTIVE_WEBHOOKS).  Rows are locked as they are taken, up to $1 in all.
- * $4 lists the webhooks whose outcomes wait because another transaction
- * holds their row (see QueueRecord): their rows wait too.
- */
-/*
  * The webhooks with rows in the queue (pending or sending), found by
  * skipping through outbox_due from one webhook to the next: one index
  * descent each, whatever their backlog, and none for a webhook with nothing
@@ -101,6 +87,20 @@
 	"           WHERE o.queued AND o.webhook_id > a.id ORDER BY o.webhook_id LIMIT 1)" \
 	"    FROM active a WHERE a.id IS NOT NULL)"
 
+/*
+ * The plain claim: the due rows of each webhook without a policy of its own
+ * and of ad-hoc requests (a group of their own, numbered 0), each group's
+ * oldest first, the groups in turn from the one after $5 (the group the
+ * previous claim ended with), so that the backlog of one does not hold back
+ * the others.  Each group's rows are read from its own range of an index
+ * (outbox_adhoc_due for ad-hoc requests, outbox_due for a webhook's), never
+ * by walking past other webhooks' rows: the backlog of a disabled webhook,
+ * or of one whose circuit is open, would otherwise be read again by every
+ * claim.  Only the webhooks with queued rows are looked at (see
+ * ACTIVE_WEBHOOKS).  Rows are locked as they are taken, up to $1 in all.
+ * $4 lists the webhooks whose outcomes wait because another transaction
+ * holds their row (see QueueRecord): their rows wait too.
+ */
 static const char *claim_sql =
 "WITH RECURSIVE " ACTIVE_WEBHOOKS ","
 " due AS ("
@@ -481,12 +481,6 @@ static bool queue_lock_error(int sqlerrcode);
 
 /* Prepared plans, kept for the life of the worker */
 static SPIPlanPtr claim_plan = NULL;
-
-/*
- * The group (webhook id, 0 for ad-hoc requests) the last plain claim ended
- * with: the next one starts with the group after it.
- */
-static int64 claim_last_group = -1;
 static SPIPlanPtr special_plan = NULL;
 static SPIPlanPtr claim_webhook_plan = NULL;
 static SPIPlanPtr claimed_webhook_plan = NULL;
@@ -501,6 +495,12 @@ static SPIPlanPtr extend_leases_plan = NULL;
 static SPIPlanPtr lock_rows_plan = NULL;
 static SPIPlanPtr purge_plan = NULL;
 static SPIPlanPtr last_resort_plan = NULL;
+
+/*
+ * The group (webhook id, 0 for ad-hoc requests) the last plain claim ended
+ * with: the next one starts with the group after it.
+ */
+static int64 claim_last_group = -1;
 
 static SPIPlanPtr *const all_plans[] = {
 	&claim_plan, &special_plan, &claim_webhook_plan, &claimed_webhook_plan,
