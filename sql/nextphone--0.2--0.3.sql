@@ -18,7 +18,7 @@ COMMENT ON COLUMN nextphone.outbox.queued IS
   'Whether the row is still in the queue (pending or sending); kept by the server from status, for the indexes';
 CREATE INDEX outbox_due ON nextphone.outbox (webhook_id, next_attempt_at) WHERE queued;
 CREATE INDEX outbox_adhoc_due ON nextphone.outbox (next_attempt_at) WHERE queued AND webhook_id IS NULL;
-CREATE INDEX outbox_webhook ON nextphone.outbox (webhook_id, queued, next_attempt_at);
+CREATE INDEX outbox_webhook ON nextphone.outbox (webhook_id, queued, id, next_attempt_at);
 
 -- update_webhook: a rename that races another session to the same name gets
 -- 42710 (duplicate_object), as a rename to a taken name does, not 23505

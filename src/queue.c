@@ -132,7 +132,9 @@ static const char *claim_sql =
 /*
  * The webhooks with a policy of their own and due rows, locked; with how
  * many rows their rate limit allows now, whether a circuit probe is due, and
- * (ordered) the head of their queue when it is due and nothing is in flight.
+ * (ordered) the head of their queue when it is due and nothing is in flight
+ * (its oldest queued row: one descent of outbox_webhook, whose queued rows
+ * are in id order, however long the backlog behind it).
  *
  * The due-row test is a subquery with LIMIT, which the planner keeps as a
  * per-webhook probe: as an EXISTS it may become a semi-join that reads every

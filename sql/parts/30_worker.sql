@@ -29,9 +29,11 @@ ALTER TABLE nextphone.outbox SET (fillfactor = 50);
 CREATE INDEX outbox_due ON nextphone.outbox (webhook_id, next_attempt_at) WHERE queued;
 -- The ad-hoc requests in the queue, by due time: claimed as one more group.
 CREATE INDEX outbox_adhoc_due ON nextphone.outbox (next_attempt_at) WHERE queued AND webhook_id IS NULL;
--- A webhook's rows, queued or not: its ordered and rate-limited queue,
--- circuit probes, its counts in webhook_health, the purge.
-CREATE INDEX outbox_webhook ON nextphone.outbox (webhook_id, queued, next_attempt_at);
+-- A webhook's rows, queued or not, the queued ones in the order they were
+-- queued (id): the head of an ordered webhook's queue in one descent however
+-- long its backlog, its rate-limited and probed claims, its counts in
+-- webhook_health; and the purge, which reads the index's last column.
+CREATE INDEX outbox_webhook ON nextphone.outbox (webhook_id, queued, id, next_attempt_at);
 
 -- The rate limiter's clock (GCRA's theoretical arrival time).
 ALTER TABLE nextphone.webhooks ADD COLUMN rate_limit_tat timestamptz;

@@ -99,5 +99,40 @@ is($node->safe_psql('postgres',
 		"SELECT count(*) FROM nextphone.attempts a JOIN nextphone.outbox o ON o.id = a.outbox_id WHERE o.webhook_id IN ($big, $small)"),
 	'2010', 'one attempt each');
 
+# 3. An ordered webhook whose endpoint is down: its circuit is open, with
+# 20,000 messages behind the head.  Before each claim the worker looks for
+# the head of every ordered webhook's queue (the oldest queued message): one
+# index descent, not a read of the backlog.  Meanwhile a healthy ordered
+# webhook's 100 messages go one at a time, each claim looking for its head.
+my $fifo_down = webhook('fifo_down', ordered => 'true', circuit_state => "'open'",
+	next_probe_at => "now() + interval '1 day'");
+queue_for($fifo_down, 20000);
+my $fifo = webhook('fifo', ordered => 'true');
+$node->safe_psql('postgres', 'SELECT pg_stat_statements_reset()');
+queue_for($fifo, 100);
+wait_for($node,
+	"SELECT count(*) = 100 FROM nextphone.outbox WHERE webhook_id = $fifo AND status = 'delivered'",
+	't', 'the healthy ordered webhook\'s messages delivered');
+is($node->safe_psql('postgres', qq{
+	SELECT count(*) FROM nextphone.outbox WHERE webhook_id = $fifo_down AND status = 'pending'}),
+	'20000', 'the held ordered webhook\'s messages wait, none sent');
+$cost = $node->safe_psql('postgres', q{
+	SELECT string_agg(k || ' ' || calls || ' ' || blocks, ',' ORDER BY k) FROM (
+	  SELECT CASE WHEN query LIKE 'WITH RECURSIVE active%' THEN 'next_due' ELSE 'heads' END AS k,
+	         sum(calls) AS calls,
+	         round(sum(shared_blks_hit + shared_blks_read) / sum(calls)) AS blocks
+	    FROM pg_stat_statements
+	   WHERE (query LIKE 'SELECT w.id,%' AND query LIKE '%ORDER BY h.id LIMIT%')
+	      OR (query LIKE 'WITH RECURSIVE active%' AND query NOT LIKE '%UPDATE nextphone.outbox o%')
+	   GROUP BY 1) s});
+note "calls and blocks per call: $cost";
+%blocks = map { (split / /)[0] => (split / /)[2] } split /,/, $cost;
+ok(defined $blocks{heads} && $blocks{heads} < 500,
+	"the search for the ordered webhooks' heads touches a few pages ("
+	  . ($blocks{heads} // 'not run') . ' on average), not the held backlog');
+ok(defined $blocks{next_due} && $blocks{next_due} < 500,
+	'so does the search for the next due time ('
+	  . ($blocks{next_due} // 'not run') . ' on average)');
+
 $node->stop;
 done_testing();
