@@ -72,6 +72,7 @@ static int	nextphone_retention = 7 * 24 * 3600;
 static int	nextphone_circuit_failures = 5;
 static int	nextphone_circuit_probe_interval = 30000;
 static int	nextphone_disable_after = 5 * 24 * 3600;
+static int	nextphone_shutdown_grace = 1000;
 
 /* The retry schedule as an interval[] literal, made by the check hook */
 static char *retry_schedule_literal = NULL;
@@ -439,6 +440,14 @@ WorkerInit(void)
 							"An enqueue wakes the worker at commit; this is a fallback.",
 							&nextphone_poll_interval,
 							5000, 10, 3600000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("nextphone.shutdown_grace",
+							"How long a stopping delivery worker waits for its requests in flight.",
+							"On SIGTERM (a fast shutdown, pg_terminate_backend) the worker claims nothing more and records the outcomes of the requests that finish within this time; the others are sent again after the restart. 0 stops it at once.",
+							&nextphone_shutdown_grace,
+							1000, 0, 60000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
@@ -1179,10 +1188,11 @@ release_held_backlog(const QueuePolicy *policy, const int64 *held, int nheld)
  * release_stale_backlog
  *		Give back the rows that waited in the backlog longer than
  *		BACKLOG_MAX_WAIT_MS (slow requests hold the slots), well before
- *		their lease ends.  Returns the number given back.
+ *		their lease ends, or all of them (a stopping worker).  Returns the
+ *		number given back.
  */
 static int
-release_stale_backlog(const QueuePolicy *policy, TimestampTz now)
+release_stale_backlog(const QueuePolicy *policy, TimestampTz now, bool all)
 {
 	int64	   *ids = palloc(sizeof(int64) * (list_length(backlog) + 1));
 	int			n = 0;
@@ -1191,7 +1201,7 @@ release_stale_backlog(const QueuePolicy *policy, TimestampTz now)
 	{
 		BacklogJob *b = (BacklogJob *) linitial(backlog);
 
-		if (!TimestampDifferenceExceeds(b->claimed_at, now, BACKLOG_MAX_WAIT_MS))
+		if (!all && !TimestampDifferenceExceeds(b->claimed_at, now, BACKLOG_MAX_WAIT_MS))
 			break;
 		ids[n++] = b->job->id;
 		backlog = list_delete_first(backlog);
@@ -1309,6 +1319,39 @@ worker_sigint(SIGNAL_ARGS)
 }
 
 /*
+ * Set by SIGTERM once the loop runs: the worker is stopping (see
+ * worker_sigterm).
+ */
+static volatile sig_atomic_t stop_requested = false;
+static volatile sig_atomic_t stop_gracefully = false;
+
+/*
+ * worker_sigterm
+ *		SIGTERM (a fast shutdown, pg_terminate_backend): once the loop runs,
+ *		the worker claims nothing more and gives its requests in flight
+ *		nextphone.shutdown_grace to finish, so that their outcomes are
+ *		recorded and their receivers do not get them again after the restart.
+ *		Before the loop, with no grace, on a second SIGTERM, or while waiting
+ *		for a lock (whose holder may outlive the worker), it stops at once, as
+ *		die() makes any backend do.
+ */
+static void
+worker_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	if (!stop_gracefully || stop_requested || nextphone_shutdown_grace <= 0 ||
+		(MyProc != NULL && MyProc->waitLock != NULL))
+		die(postgres_signal_arg);
+	else
+	{
+		stop_requested = true;
+		SetLatch(MyLatch);
+	}
+	errno = save_errno;
+}
+
+/*
  * NextphoneWorkerMain
  *		Entry point of a delivery worker; main_arg is its slot.
  */
@@ -1329,9 +1372,10 @@ NextphoneWorkerMain(Datum main_arg)
 	TimestampTz stats_flush_at = 0;	/* table statistics to force out then */
 	TimestampTz next_purge;
 	TimestampTz next_poll = 0;	/* claim then even without a wake-up */
+	TimestampTz stop_at = 0;	/* stopping: the end of the grace */
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
+	pqsignal(SIGTERM, worker_sigterm);
 	pqsignal(SIGINT, worker_sigint);
 	BackgroundWorkerUnblockSignals();
 
@@ -1459,6 +1503,7 @@ NextphoneWorkerMain(Datum main_arg)
 	outcome_cxt = AllocSetContextCreate(TopMemoryContext, "nextphone outcomes",
 										ALLOCSET_DEFAULT_SIZES);
 
+	stop_gracefully = true;
 	for (;;)
 	{
 		TimestampTz cycle_start = GetCurrentTimestamp();
@@ -1472,6 +1517,7 @@ NextphoneWorkerMain(Datum main_arg)
 		bool		record;
 		bool		reclaim;
 		bool		stale;
+		bool		stopping;
 		List	   *claimed = NIL;
 
 		MemoryContextSwitchTo(loop_cxt);
@@ -1485,6 +1531,24 @@ NextphoneWorkerMain(Datum main_arg)
 		}
 		rebuild = (client_size != nextphone_max_concurrency ||
 				   client_response_size != nextphone_max_response_size);
+
+		/*
+		 * 0. stopping (SIGTERM): claim and start nothing more, give back the
+		 * claimed rows not started, record the outcomes of the requests in
+		 * flight as they finish, until none is left or the grace is over
+		 */
+		if (stop_requested && stop_at == 0)
+		{
+			stop_at = TimestampTzPlusMilliseconds(cycle_start, nextphone_shutdown_grace);
+			ereport(LOG,
+					(errmsg("nextphone delivery worker %d of database \"%s\" stopping",
+							number + 1, my_database),
+					 errdetail_plural("It waits up to %d ms for its %d request in flight.",
+									  "It waits up to %d ms for its %d requests in flight.",
+									  HttpInFlight(client),
+									  nextphone_shutdown_grace, HttpInFlight(client))));
+		}
+		stopping = stop_at != 0;
 
 		/*
 		 * A read-only database (default_transaction_read_only turned on in
@@ -1509,7 +1573,7 @@ NextphoneWorkerMain(Datum main_arg)
 		 * webhooks with a policy of their own that are waiting (a new
 		 * max_concurrency takes effect once the slots are drained)
 		 */
-		if (!rebuild)
+		if (!rebuild && !stopping)
 			start_requests(client,
 						   client_size - Min(special_waiting, Max(1, client_size / 4)),
 						   NIL, 0);
@@ -1525,17 +1589,17 @@ NextphoneWorkerMain(Datum main_arg)
 		room = free + ahead - list_length(backlog);
 		threshold = (HttpInFlight(client) == 0 && backlog == NIL) ? 1 :
 			Max(1, (client_size + ahead) / 4);
-		claim = room >= threshold &&
+		claim = !stopping && room >= threshold &&
 			(work_maybe || cycle_start >= next_poll ||
 			 (next_due != 0 && cycle_start >= next_due));
 		record = (npending > 0 &&
-				  (claim || npending >= threshold || HttpInFlight(client) == 0 ||
+				  (claim || stopping || npending >= threshold || HttpInFlight(client) == 0 ||
 				   TimestampDifferenceExceeds(pending_since, cycle_start, RECORD_DELAY_MS))) ||
 			(ndeferred > 0 && cycle_start >= deferred_retry_at);
 		reclaim = cycle_start >= next_reclaim;
-		stale = backlog != NIL &&
+		stale = backlog != NIL && (stopping ||
 			TimestampDifferenceExceeds(((BacklogJob *) linitial(backlog))->claimed_at,
-									   cycle_start, BACKLOG_MAX_WAIT_MS);
+									   cycle_start, BACKLOG_MAX_WAIT_MS));
 
 		if (!read_only && (record || claim || reclaim || stale))
 		{
@@ -1551,7 +1615,7 @@ NextphoneWorkerMain(Datum main_arg)
 				next_reclaim = TimestampTzPlusMilliseconds(cycle_start, RECLAIM_INTERVAL_MS);
 			}
 
-			if (stale && release_stale_backlog(&policy, cycle_start) > 0)
+			if (stale && release_stale_backlog(&policy, cycle_start, stopping) > 0)
 			{
 				work_maybe = true;
 				room = free + ahead - list_length(backlog);
@@ -1588,6 +1652,27 @@ NextphoneWorkerMain(Datum main_arg)
 			worker_client = client;
 		}
 
+		/*
+		 * Stopped: nothing is left in flight, or the grace is over (the
+		 * requests still in flight are sent again after the restart), or
+		 * nothing can be recorded.  Exit code 1: the server starts the worker
+		 * again, unless it is shutting down.
+		 */
+		if (stopping &&
+			((HttpInFlight(client) == 0 && npending == 0 && ndeferred == 0) ||
+			 cycle_start >= stop_at || read_only))
+		{
+			ereport(LOG,
+					(errmsg("nextphone delivery worker %d of database \"%s\" stopped",
+							number + 1, my_database),
+					 HttpInFlight(client) + npending + ndeferred > 0 ?
+					 errdetail_plural("%d request sent or in flight will be sent again after the restart.",
+									  "%d requests sent or in flight will be sent again after the restart.",
+									  HttpInFlight(client) + npending + ndeferred,
+									  HttpInFlight(client) + npending + ndeferred) : 0));
+			proc_exit(1);
+		}
+
 		/* 4. start the requests of the committed claim; the rest wait */
 		start_requests(client, rebuild ? 0 : client_size, claimed, cycle_start);
 
@@ -1596,7 +1681,7 @@ NextphoneWorkerMain(Datum main_arg)
 		 * after a second while each purge finds a full batch, so that it
 		 * keeps up with any delivery rate
 		 */
-		if (!read_only && cycle_start >= next_purge)
+		if (!read_only && !stopping && cycle_start >= next_purge)
 		{
 			uint64		purged;
 
@@ -1610,7 +1695,13 @@ NextphoneWorkerMain(Datum main_arg)
 		/* 6. wait for the latch, the sockets or the next due time */
 		free = rebuild ? 0 : client_size - HttpBusy(client);
 		room = free + ahead - list_length(backlog);
-		if (backlog != NIL && free > 0)
+		if (stopping)
+		{
+			timeout = ms_until(stop_at);
+			if (ndeferred > 0)
+				timeout = Min(timeout, ms_until(deferred_retry_at));
+		}
+		else if (backlog != NIL && free > 0)
 			timeout = 0;
 		else if (read_only)
 			timeout = READ_ONLY_POLL_MS;
@@ -1653,7 +1744,8 @@ NextphoneWorkerMain(Datum main_arg)
 		}
 
 		SpinLockAcquire(&my_slot->mutex);
-		strlcpy(my_slot->state, read_only ? "waiting: read-only" :
+		strlcpy(my_slot->state, stopping ? "stopping" :
+				read_only ? "waiting: read-only" :
 				HttpInFlight(client) > 0 ? "sending" : "idle",
 				sizeof(my_slot->state));
 		my_slot->in_flight = HttpInFlight(client);

@@ -1,0 +1,102 @@
+# A stopping worker lets its requests in flight finish.  On SIGTERM (a fast
+# shutdown, pg_terminate_backend) it claims nothing more and, for up to
+# nextphone.shutdown_grace, records the outcomes of the requests that
+# finish: they are not sent again after the restart.  A request still in
+# flight when the grace is over is sent again, with the same webhook-id, as
+# after a crash.
+use strict;
+use warnings;
+use FindBin;
+use lib $FindBin::Bin;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use WorkerHelper;
+
+my $port = start_receiver();
+my $node = worker_node('graceful_stop', "nextphone.shutdown_grace = '5s'");
+
+sub queue
+{
+	my ($path, $n) = @_;
+	$node->safe_psql('postgres', qq{
+		INSERT INTO nextphone.outbox (method, url, body)
+		SELECT 'POST', 'http://127.0.0.1:$port/$path', '{"n":' || g || '}'
+		  FROM generate_series(1, $n) g});
+}
+
+sub received
+{
+	my ($path) = @_;
+	my %times;
+	$times{ $_->{headers}{'webhook-id'} }++
+	  for grep { $_->{path} eq "/$path" } @{ receiver_requests($port) };
+	return \%times;
+}
+
+# 1. Four requests that take 1.5 s each are in flight when the server is
+# stopped (fast): the stop waits for them, and their outcomes are recorded.
+queue('hang/1500', 4);
+wait_for($node, "SELECT count(*) = 4 FROM nextphone.outbox WHERE status = 'sending'",
+	't', 'four requests in flight');
+wait_for($node, "SELECT (SELECT count(*) FROM nextphone.worker_status() WHERE in_flight = 4) = 1",
+	't', 'the worker has sent them');
+my $log_offset = -s $node->logfile;
+$node->stop('fast');
+my $log = slurp_file($node->logfile, $log_offset);
+like($log, qr/delivery worker 1 of database "postgres" stopping.*\n.*DETAIL:  It waits up to 5000 ms for its 4 requests in flight/,
+	'the worker says it waits for its requests in flight');
+like($log, qr/delivery worker 1 of database "postgres" stopped\n/,
+	'and that it stopped');
+unlike($log, qr/will be sent again/, 'with nothing left to send again');
+$node->start;
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(DISTINCT status || ' ' || attempts, ',') FROM nextphone.outbox}),
+	'delivered 1', 'all four were recorded delivered, at the first attempt, before the stop');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM nextphone.attempts'), '4',
+	'one attempts row each');
+my $times = received('hang/1500');
+is(scalar(keys %$times), 4, 'the receiver got the four');
+is(scalar(grep { $_ != 1 } values %$times), 0, 'each once');
+
+# 2. A request that takes longer than the grace: the worker stops when the
+# grace is over, and the request is sent again after the restart, with the
+# same webhook-id.  The messages claimed behind it, not started, are given
+# back and sent once.
+$node->append_conf('postgresql.conf', "nextphone.shutdown_grace = '200ms'\nnextphone.max_concurrency = 1");
+$node->restart;
+queue('hang/3000', 1);
+wait_for($node, "SELECT (SELECT count(*) FROM nextphone.worker_status() WHERE in_flight = 1) = 1",
+	't', 'the slow request in flight');
+queue('status/200', 3);
+wait_for($node, "SELECT count(*) = 4 FROM nextphone.outbox WHERE status = 'sending'",
+	't', 'three more claimed behind it, waiting for the one slot');
+$log_offset = -s $node->logfile;
+$node->stop('fast');
+$log = slurp_file($node->logfile, $log_offset);
+like($log, qr/stopped\n.*DETAIL:  1 request sent or in flight will be sent again after the restart/,
+	'the worker stops when the grace is over, and says what is sent again');
+$node->start;
+wait_for($node, "SELECT count(*) = 4 FROM nextphone.outbox WHERE status = 'delivered' AND (url LIKE '%/hang/3000' OR url LIKE '%/status/200')",
+	't', 'all four delivered after the restart');
+$times = received('status/200');
+is(join(',', sort values %$times), '1,1,1', 'the three claimed but not started were sent once each');
+$times = received('hang/3000');
+is(scalar(keys %$times), 1, 'the slow request was one message');
+is((values %$times)[0], 2, 'sent twice, with the same webhook-id');
+
+# 3. A second SIGTERM stops the worker at once.
+$node->append_conf('postgresql.conf', "nextphone.shutdown_grace = '60s'");
+$node->reload;
+queue('hang/30000', 1);
+wait_for($node, "SELECT (SELECT count(*) FROM nextphone.worker_status() WHERE in_flight = 1) = 1",
+	't', 'a request that takes 30 s in flight');
+my $pid = $node->safe_psql('postgres', 'SELECT pid FROM nextphone.worker_status()');
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+wait_for($node, "SELECT state FROM nextphone.worker_status()", 'stopping',
+	'after SIGTERM the worker is stopping, waiting for it');
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+wait_for($node, "SELECT count(*) = 1 FROM nextphone.worker_status() WHERE pid <> $pid AND state <> 'starting'",
+	't', 'a second SIGTERM stops it at once, and the server starts it again');
+
+$node->stop('immediate');
+done_testing();
