@@ -98,6 +98,8 @@ static char database_list_problem[256];
 
 /* How often to look for expired leases */
 #define RECLAIM_INTERVAL_MS 10000
+/* a stopping worker still there this long after its grace stops at once */
+#define STOP_OVERDUE_MS 1000
 
 /* Wait before the next purge after one that deleted a full batch */
 #define PURGE_AGAIN_MS 1000
@@ -1331,24 +1333,40 @@ static volatile sig_atomic_t stop_gracefully = false;
  *		the worker claims nothing more and gives its requests in flight
  *		nextphone.shutdown_grace to finish, so that their outcomes are
  *		recorded and their receivers do not get them again after the restart.
- *		Before the loop, with no grace, on a second SIGTERM, or while waiting
- *		for a lock (whose holder may outlive the worker), it stops at once, as
- *		die() makes any backend do.
+ *		It stops at once, as die() makes any backend do, before the loop, with
+ *		no grace, on a second SIGTERM from another process than the
+ *		postmaster (which sends each one twice: to the worker and to its
+ *		process group), and in a lock wait without a time limit, whose holder
+ *		may outlive the worker.  A lock wait that starts later, or any other
+ *		step that outlasts the grace, ends with worker_stop_overdue.
  */
 static void
-worker_sigterm(SIGNAL_ARGS)
+worker_sigterm(int signo, siginfo_t *info, void *context)
 {
 	int			save_errno = errno;
+	bool		from_postmaster = info != NULL && info->si_pid == PostmasterPid;
 
-	if (!stop_gracefully || stop_requested || nextphone_shutdown_grace <= 0 ||
-		(MyProc != NULL && MyProc->waitLock != NULL))
-		die(postgres_signal_arg);
+	if (!stop_gracefully || nextphone_shutdown_grace <= 0 ||
+		(stop_requested && !from_postmaster) ||
+		(MyProc != NULL && MyProc->waitLock != NULL && LockTimeout == 0))
+		die(signo);
 	else
 	{
 		stop_requested = true;
 		SetLatch(MyLatch);
 	}
 	errno = save_errno;
+}
+
+/*
+ * worker_stop_overdue
+ *		Timeout handler: a stopping worker is still there STOP_OVERDUE_MS
+ *		after its grace (a step waits for a lock): it stops as die() makes it.
+ */
+static void
+worker_stop_overdue(void)
+{
+	die(SIGTERM);
 }
 
 /*
@@ -1375,7 +1393,16 @@ NextphoneWorkerMain(Datum main_arg)
 	TimestampTz stop_at = 0;	/* stopping: the end of the grace */
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, worker_sigterm);
+	{
+		struct sigaction act;
+
+		/* (not pqsignal: the handler needs the sender's pid) */
+		memset(&act, 0, sizeof(act));
+		act.sa_sigaction = worker_sigterm;
+		act.sa_flags = SA_SIGINFO | SA_RESTART;
+		sigemptyset(&act.sa_mask);
+		sigaction(SIGTERM, &act, NULL);
+	}
 	pqsignal(SIGINT, worker_sigint);
 	BackgroundWorkerUnblockSignals();
 
@@ -1540,9 +1567,12 @@ NextphoneWorkerMain(Datum main_arg)
 		if (stop_requested && stop_at == 0)
 		{
 			stop_at = TimestampTzPlusMilliseconds(cycle_start, nextphone_shutdown_grace);
+			enable_timeout_at(RegisterTimeout(USER_TIMEOUT, worker_stop_overdue),
+							  TimestampTzPlusMilliseconds(stop_at, STOP_OVERDUE_MS));
 			ereport(LOG,
 					(errmsg("nextphone delivery worker %d of database \"%s\" stopping",
 							number + 1, my_database),
+					 read_only ? 0 :
 					 errdetail_plural("It waits up to %d ms for its %d request in flight.",
 									  "It waits up to %d ms for its %d requests in flight.",
 									  HttpInFlight(client),

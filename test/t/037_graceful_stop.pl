@@ -13,7 +13,8 @@ use Test::More;
 use WorkerHelper;
 
 my $port = start_receiver();
-my $node = worker_node('graceful_stop', "nextphone.shutdown_grace = '5s'");
+my $node = worker_node('graceful_stop', "nextphone.shutdown_grace = '5s'",
+	'max_prepared_transactions = 2');
 
 sub queue
 {
@@ -35,6 +36,8 @@ sub received
 
 # 1. Four requests that take 1.5 s each are in flight when the server is
 # stopped (fast): the stop waits for them, and their outcomes are recorded.
+# (The postmaster sends SIGTERM twice, to the worker and to its process
+# group: that is not a second SIGTERM.)
 queue('hang/1500', 4);
 wait_for($node, "SELECT count(*) = 4 FROM nextphone.outbox WHERE status = 'sending'",
 	't', 'four requests in flight');
@@ -87,9 +90,9 @@ is((values %$times)[0], 2, 'sent twice, with the same webhook-id');
 # 3. A second SIGTERM stops the worker at once.
 $node->append_conf('postgresql.conf', "nextphone.shutdown_grace = '60s'");
 $node->reload;
-queue('hang/30000', 1);
+queue('hang/5000', 1);
 wait_for($node, "SELECT (SELECT count(*) FROM nextphone.worker_status() WHERE in_flight = 1) = 1",
-	't', 'a request that takes 30 s in flight');
+	't', 'a request that takes 5 s in flight');
 my $pid = $node->safe_psql('postgres', 'SELECT pid FROM nextphone.worker_status()');
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
 wait_for($node, "SELECT state FROM nextphone.worker_status()", 'stopping',
@@ -97,6 +100,38 @@ wait_for($node, "SELECT state FROM nextphone.worker_status()", 'stopping',
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
 wait_for($node, "SELECT count(*) = 1 FROM nextphone.worker_status() WHERE pid <> $pid AND state <> 'starting'",
 	't', 'a second SIGTERM stops it at once, and the server starts it again');
+
+# 4. A step that outlasts the grace ends as an immediate stop would.  A
+# prepared transaction (it outlives the shutdown) holds a lock on the
+# outbox, so the outcome of the request that finishes within the grace
+# cannot be recorded: the worker waits for the lock until a second after its
+# grace, then stops, and the fast shutdown completes.  The message is sent
+# again after the restart.
+wait_for($node, "SELECT count(*) = 0 FROM nextphone.outbox WHERE queued", 't',
+	'(the 5 s request delivered after all)');
+$node->append_conf('postgresql.conf', "nextphone.shutdown_grace = '1s'\nnextphone.max_concurrency = 4");
+$node->restart;
+queue('hang/300', 1);
+wait_for($node, "SELECT (SELECT count(*) FROM nextphone.worker_status() WHERE in_flight = 1) = 1",
+	't', 'a request in flight');
+$node->safe_psql('postgres', q{
+	BEGIN;
+	LOCK TABLE nextphone.outbox IN SHARE MODE;
+	PREPARE TRANSACTION 'hold'});
+$log_offset = -s $node->logfile;
+my $stopped = PostgreSQL::Test::Utils::system_log('pg_ctl', '-D', $node->data_dir,
+	'-m', 'fast', '-t', '60', 'stop');
+$node->_update_pid(0);
+is($stopped, 0, 'the fast shutdown completes although the outbox is locked');
+like(slurp_file($node->logfile, $log_offset),
+	qr/terminating background worker "nextphone delivery worker" due to administrator command/,
+	'the worker was stopped while it waited for the lock');
+$node->start;
+$node->safe_psql('postgres', "ROLLBACK PREPARED 'hold'");
+wait_for($node, "SELECT status FROM nextphone.outbox WHERE url LIKE '%/hang/300'", 'delivered',
+	'the message delivered after the restart');
+$times = received('hang/300');
+is((values %$times)[0], 2, 'sent twice, with the same webhook-id');
 
 $node->stop('immediate');
 done_testing();
