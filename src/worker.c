@@ -1703,8 +1703,11 @@ NextphoneWorkerMain(Datum main_arg)
 			proc_exit(1);
 		}
 
-		/* 4. start the requests of the committed claim; the rest wait */
-		start_requests(client, rebuild ? 0 : client_size, claimed, cycle_start);
+		/*
+		 * 4. start the requests of the committed claim; the rest wait (a
+		 * stopping worker claimed nothing and gave its backlog back)
+		 */
+		start_requests(client, (rebuild || stopping) ? 0 : client_size, claimed, cycle_start);
 
 		/*
 		 * 5. purge by retention: every minute (or retention), and again
