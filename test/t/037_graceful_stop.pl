@@ -34,11 +34,11 @@ sub received
 	return \%times;
 }
 
-# 1. Four requests that take 1.5 s each are in flight when the server is
+# 1. Four requests that take 3 s each are in flight when the server is
 # stopped (fast): the stop waits for them, and their outcomes are recorded.
 # (The postmaster sends SIGTERM twice, to the worker and to its process
 # group: that is not a second SIGTERM.)
-queue('hang/1500', 4);
+queue('hang/3000', 4);
 wait_for($node, "SELECT count(*) = 4 FROM nextphone.outbox WHERE status = 'sending'",
 	't', 'four requests in flight');
 wait_for($node, "SELECT (SELECT count(*) FROM nextphone.worker_status() WHERE in_flight = 4) = 1",
@@ -57,7 +57,7 @@ is($node->safe_psql('postgres', q{
 	'delivered 1', 'all four were recorded delivered, at the first attempt, before the stop');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM nextphone.attempts'), '4',
 	'one attempts row each');
-my $times = received('hang/1500');
+my $times = received('hang/3000');
 is(scalar(keys %$times), 4, 'the receiver got the four');
 is(scalar(grep { $_ != 1 } values %$times), 0, 'each once');
 
@@ -67,7 +67,7 @@ is(scalar(grep { $_ != 1 } values %$times), 0, 'each once');
 # back and sent once.
 $node->append_conf('postgresql.conf', "nextphone.shutdown_grace = '200ms'\nnextphone.max_concurrency = 1");
 $node->restart;
-queue('hang/3000', 1);
+queue('hang/5000', 1);
 wait_for($node, "SELECT (SELECT count(*) FROM nextphone.worker_status() WHERE in_flight = 1) = 1",
 	't', 'the slow request in flight');
 queue('status/200', 3);
@@ -79,20 +79,20 @@ $log = slurp_file($node->logfile, $log_offset);
 like($log, qr/stopped\n.*DETAIL:  1 request sent or in flight will be sent again after the restart/,
 	'the worker stops when the grace is over, and says what is sent again');
 $node->start;
-wait_for($node, "SELECT count(*) = 4 FROM nextphone.outbox WHERE status = 'delivered' AND (url LIKE '%/hang/3000' OR url LIKE '%/status/200')",
+wait_for($node, "SELECT count(*) = 4 FROM nextphone.outbox WHERE status = 'delivered' AND (url LIKE '%/hang/5000' OR url LIKE '%/status/200')",
 	't', 'all four delivered after the restart');
 $times = received('status/200');
 is(join(',', sort values %$times), '1,1,1', 'the three claimed but not started were sent once each');
-$times = received('hang/3000');
+$times = received('hang/5000');
 is(scalar(keys %$times), 1, 'the slow request was one message');
 is((values %$times)[0], 2, 'sent twice, with the same webhook-id');
 
 # 3. A second SIGTERM stops the worker at once.
 $node->append_conf('postgresql.conf', "nextphone.shutdown_grace = '60s'");
 $node->reload;
-queue('hang/5000', 1);
+queue('hang/8000', 1);
 wait_for($node, "SELECT (SELECT count(*) FROM nextphone.worker_status() WHERE in_flight = 1) = 1",
-	't', 'a request that takes 5 s in flight');
+	't', 'a request that takes 8 s in flight');
 my $pid = $node->safe_psql('postgres', 'SELECT pid FROM nextphone.worker_status()');
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
 wait_for($node, "SELECT state FROM nextphone.worker_status()", 'stopping',
@@ -106,12 +106,13 @@ wait_for($node, "SELECT count(*) = 1 FROM nextphone.worker_status() WHERE pid <>
 # outbox, so the outcome of the request that finishes within the grace
 # cannot be recorded: the worker waits for the lock until a second after its
 # grace, then stops, and the fast shutdown completes.  The message is sent
-# again after the restart.
+# again after the restart.  (The request takes 2 s, so that the lock is
+# surely taken before its outcome comes.)
 wait_for($node, "SELECT count(*) = 0 FROM nextphone.outbox WHERE queued", 't',
-	'(the 5 s request delivered after all)');
-$node->append_conf('postgresql.conf', "nextphone.shutdown_grace = '1s'\nnextphone.max_concurrency = 4");
+	'(the 8 s request delivered after all)');
+$node->append_conf('postgresql.conf', "nextphone.shutdown_grace = '3s'\nnextphone.max_concurrency = 4");
 $node->restart;
-queue('hang/300', 1);
+queue('hang/2000', 1);
 wait_for($node, "SELECT (SELECT count(*) FROM nextphone.worker_status() WHERE in_flight = 1) = 1",
 	't', 'a request in flight');
 $node->safe_psql('postgres', q{
@@ -128,9 +129,9 @@ like(slurp_file($node->logfile, $log_offset),
 	'the worker was stopped while it waited for the lock');
 $node->start;
 $node->safe_psql('postgres', "ROLLBACK PREPARED 'hold'");
-wait_for($node, "SELECT status FROM nextphone.outbox WHERE url LIKE '%/hang/300'", 'delivered',
+wait_for($node, "SELECT status FROM nextphone.outbox WHERE url LIKE '%/hang/2000'", 'delivered',
 	'the message delivered after the restart');
-$times = received('hang/300');
+$times = received('hang/2000');
 is((values %$times)[0], 2, 'sent twice, with the same webhook-id');
 
 $node->stop('immediate');
