@@ -70,6 +70,20 @@
 	"(" w ".enabled AND " w ".circuit_state = 'closed' AND NOT " w ".ordered" \
 	" AND " w ".rate_limit_per_second IS NULL)"
 
+/* Webhooks with a policy of their own: claimed one by one (QueueClaim) */
+#define SPECIAL_WEBHOOK(w) \
+	"(" w ".enabled AND (" w ".ordered OR " w ".rate_limit_per_second IS NOT NULL" \
+	" OR " w ".circuit_state <> 'closed'))"
+
+/*
+ * The head of ordered webhook w's queue, its oldest queued row, as expr of
+ * it (h): one descent of outbox_webhook, whose queued rows are in id order,
+ * however long the backlog behind it.
+ */
+#define ORDERED_HEAD(expr) \
+	"(SELECT " expr " FROM nextphone.outbox h" \
+	"  WHERE h.webhook_id = w.id AND h.queued ORDER BY h.id LIMIT 1)"
+
 /*
  * The webhooks with rows in the queue (pending or sending), found by
  * skipping through outbox_due from one webhook to the next: one index
@@ -132,9 +146,7 @@ static const char *claim_sql =
 /*
  * The webhooks with a policy of their own and due rows, locked; with how
  * many rows their rate limit allows now, whether a circuit probe is due, and
- * (ordered) the head of their queue when it is due and nothing is in flight
- * (its oldest queued row: one descent of outbox_webhook, whose queued rows
- * are in id order, however long the backlog behind it).
+ * (ordered) the head of their queue when it is due and nothing is in flight.
  *
  * The due-row test is a subquery with LIMIT, which the planner keeps as a
  * per-webhook probe: as an EXISTS it may become a semi-join that reads every
@@ -152,12 +164,9 @@ static const char *special_sql =
 "       coalesce(w.next_probe_at <= now(), true),"
 "       w.ordered,"
 "       CASE WHEN w.ordered THEN"
-"         (SELECT CASE WHEN h.status = 'pending' AND h.next_attempt_at <= now() THEN h.id END"
-"            FROM nextphone.outbox h"
-"           WHERE h.webhook_id = w.id AND h.queued"
-"           ORDER BY h.id LIMIT 1) END"
+"         " ORDERED_HEAD("CASE WHEN h.status = 'pending' AND h.next_attempt_at <= now() THEN h.id END") " END"
 "  FROM nextphone.webhooks w"
-" WHERE w.enabled AND (w.ordered OR w.rate_limit_per_second IS NOT NULL OR w.circuit_state <> 'closed')"
+" WHERE " SPECIAL_WEBHOOK("w")
 "   AND (SELECT true FROM nextphone.outbox p"
 "         WHERE p.webhook_id = w.id AND p.queued AND p.next_attempt_at <= now()"
 "           AND p.status = 'pending'"
@@ -203,17 +212,14 @@ static const char *claimed_webhook_sql =
 "  (SELECT min(CASE WHEN q.head IS NOT NULL THEN greatest(q.head, q.probe, q.tat) END)" \
 "     FROM nextphone.webhooks w," \
 "     LATERAL (SELECT CASE WHEN w.ordered THEN" \
-"                       (SELECT CASE WHEN h.status = 'pending' THEN h.next_attempt_at END" \
-"                          FROM nextphone.outbox h" \
-"                         WHERE h.webhook_id = w.id AND h.queued" \
-"                         ORDER BY h.id LIMIT 1)" \
+"                       " ORDERED_HEAD("CASE WHEN h.status = 'pending' THEN h.next_attempt_at END") \
 "                     ELSE (SELECT p.next_attempt_at FROM nextphone.outbox p" \
 "                            WHERE p.webhook_id = w.id AND p.queued AND p.status = 'pending'" \
 "                            ORDER BY p.webhook_id, p.next_attempt_at LIMIT 1) END AS head," \
 "                     CASE WHEN w.circuit_state <> 'closed' THEN w.next_probe_at END AS probe," \
 "                     CASE WHEN w.rate_limit_per_second IS NOT NULL THEN w.rate_limit_tat" \
 "                          + make_interval(secs => 1.0 / w.rate_limit_per_second) END AS tat) q" \
-"    WHERE w.enabled AND (w.ordered OR w.rate_limit_per_second IS NOT NULL OR w.circuit_state <> 'closed'))"
+"    WHERE " SPECIAL_WEBHOOK("w") ")"
 
 /* ... and of the groups the plain claim serves, each from its own index range */
 static const char *next_due_sql =

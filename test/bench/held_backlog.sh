@@ -15,11 +15,7 @@ HELD=${1:-1000000}
 N=${2:-2000}
 source "$(dirname "${BASH_SOURCE[0]}")/sink.sh"
 sink_setup nextphone-held
-cleanup() {
-	sink_stop
-	rm -rf "$dir"
-}
-trap cleanup EXIT
+trap 'sink_stop; rm -rf "$dir"' EXIT
 
 sink_nginx
 sink_initdb "shared_buffers = 256MB
