@@ -19,6 +19,11 @@ COMMENT ON COLUMN nextphone.outbox.queued IS
 CREATE INDEX outbox_due ON nextphone.outbox (webhook_id, next_attempt_at) WHERE queued;
 CREATE INDEX outbox_adhoc_due ON nextphone.outbox (next_attempt_at) WHERE queued AND webhook_id IS NULL;
 CREATE INDEX outbox_webhook ON nextphone.outbox (webhook_id, queued, id, next_attempt_at);
+-- No deduplication in the outbox's unique indexes: a delivery's last update
+-- adds a version of each key, which bottom-up deletion removes more cheaply
+-- (existing posting lists stay until the index is rebuilt)
+ALTER INDEX nextphone.outbox_pkey SET (deduplicate_items = off);
+ALTER INDEX nextphone.outbox_msg_id_key SET (deduplicate_items = off);
 
 -- update_webhook: a rename that races another session to the same name gets
 -- 42710 (duplicate_object), as a rename to a taken name does, not 23505
