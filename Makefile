@@ -33,7 +33,7 @@ EXTRA_CLEAN = tmp_check_regress test/fuzz/fuzz_template
 
 PG_CPPFLAGS = -I$(srcdir)/src -DNEXTPHONE_VERSION=\"$(EXTVERSION)\"
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
-SHLIB_LINK = -lcurl
+SHLIB_LINK = -lcurl -lcrypto
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

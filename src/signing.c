@@ -5,8 +5,8 @@
  *	  SQL functions around them (generate_secret, sign_payload,
  *	  verify_signature, check_signing_secret).
  *
- * HMAC-SHA256 and base64 come from PostgreSQL's own common library, so
- * nothing here links a crypto library directly.
+ * HMAC-SHA256 is computed with OpenSSL's libcrypto (which libcurl loads
+ * anyway), base64 with PostgreSQL's common library.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,14 +18,9 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
-#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
-#if PG_VERSION_NUM >= 140000
-#include "common/hmac.h"
-#else
-#include "common/sha2.h"
-#endif
+#include <openssl/evp.h>
 
 #include "signing.h"
 
@@ -92,96 +87,127 @@ SigningDecodeSecret(const char *secret, uint8 *key, const char **problem)
 	return keylen;
 }
 
-#if PG_VERSION_NUM >= 140000
-
 /*
- * hmac_sha256
- *		HMAC-SHA256 of the three parts "id" "." "ts" "." "body".
- *
- * PostgreSQL's HMAC registers itself with the current resource owner when
- * built with OpenSSL; the delivery worker calls this outside any
- * transaction, so lend it a short-lived resource owner then.
+ * HMAC-SHA256 (RFC 2104) on OpenSSL's SHA-256.  A key's two padded blocks
+ * are hashed once, into an HmacKey: the SHA-256 states after each of them.
+ * Each message then copies those states instead of setting up an HMAC from
+ * the key, which OpenSSL 3 does slowly (HMAC_Init_ex looks the digest up
+ * anew each time): a delivery is signed in half the instructions
+ * PostgreSQL's pg_hmac took, most of the rest being SHA-256 itself
+ * (test/bench/instructions.sh).
+ * Keys are at most 64 bytes, SHA-256's block size, so never hashed first.
  */
-static bool
-hmac_sha256(const uint8 *key, int keylen, const char *msg_id,
-			const char *ts, const char *body, size_t body_len,
-			uint8 *mac)
+typedef struct HmacKey
 {
-	ResourceOwner saved = CurrentResourceOwner;
-	ResourceOwner owner = NULL;
-	pg_hmac_ctx *ctx;
-	bool		ok;
+	EVP_MD_CTX *inner;			/* after the key XOR ipad block */
+	EVP_MD_CTX *outer;			/* after the key XOR opad block */
+} HmacKey;
 
-	if (CurrentResourceOwner == NULL)
-	{
-		owner = ResourceOwnerCreate(NULL, "nextphone signing");
-		CurrentResourceOwner = owner;
-	}
+#define SHA256_BLOCK_LEN	64
 
-	ctx = pg_hmac_create(PG_SHA256);
-	ok = (ctx != NULL &&
-		  pg_hmac_init(ctx, key, keylen) == 0 &&
-		  pg_hmac_update(ctx, (const uint8 *) msg_id, strlen(msg_id)) == 0 &&
-		  pg_hmac_update(ctx, (const uint8 *) ".", 1) == 0 &&
-		  pg_hmac_update(ctx, (const uint8 *) ts, strlen(ts)) == 0 &&
-		  pg_hmac_update(ctx, (const uint8 *) ".", 1) == 0 &&
-		  pg_hmac_update(ctx, (const uint8 *) body, body_len) == 0 &&
-		  pg_hmac_final(ctx, mac, SIGNING_MAC_LEN) == 0);
-	if (ctx != NULL)
-		pg_hmac_free(ctx);
+static const EVP_MD *
+sha256(void)
+{
+	static const EVP_MD *md = NULL;
 
-	if (owner != NULL)
-	{
-		CurrentResourceOwner = saved;
-		ResourceOwnerRelease(owner, RESOURCE_RELEASE_BEFORE_LOCKS, false, true);
-		ResourceOwnerRelease(owner, RESOURCE_RELEASE_LOCKS, false, true);
-		ResourceOwnerRelease(owner, RESOURCE_RELEASE_AFTER_LOCKS, false, true);
-		ResourceOwnerDelete(owner);
-	}
-	return ok;
+	if (md == NULL)
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+		md = EVP_MD_fetch(NULL, "SHA256", NULL);
+#else
+		md = EVP_sha256();
+#endif
+	return md;
 }
 
-#else							/* PostgreSQL 13: no common/hmac.h */
-
-/*
- * hmac_sha256
- *		HMAC-SHA256 (RFC 2104) over PostgreSQL 13's SHA-256.
- */
-static bool
-hmac_sha256(const uint8 *key, int keylen, const char *msg_id,
-			const char *ts, const char *body, size_t body_len,
-			uint8 *mac)
+static void
+hmac_key_free(HmacKey *k)
 {
-	uint8		pad[PG_SHA256_BLOCK_LENGTH];
-	uint8		inner[PG_SHA256_DIGEST_LENGTH];
-	pg_sha256_ctx ctx;
+	EVP_MD_CTX_free(k->inner);
+	EVP_MD_CTX_free(k->outer);
+	k->inner = k->outer = NULL;
+}
 
-	/* keys are at most 64 bytes, the block size: never hashed first */
-	memset(pad, 0x36, sizeof(pad));
+/* the state after one padded key block, or NULL */
+static EVP_MD_CTX *
+hmac_key_half(const uint8 *key, int keylen, uint8 padbyte)
+{
+	uint8		pad[SHA256_BLOCK_LEN];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	bool		ok;
+
+	memset(pad, padbyte, sizeof(pad));
 	for (int i = 0; i < keylen; i++)
 		pad[i] ^= key[i];
-	pg_sha256_init(&ctx);
-	pg_sha256_update(&ctx, pad, sizeof(pad));
-	pg_sha256_update(&ctx, (const uint8 *) msg_id, strlen(msg_id));
-	pg_sha256_update(&ctx, (const uint8 *) ".", 1);
-	pg_sha256_update(&ctx, (const uint8 *) ts, strlen(ts));
-	pg_sha256_update(&ctx, (const uint8 *) ".", 1);
-	pg_sha256_update(&ctx, (const uint8 *) body, body_len);
-	pg_sha256_final(&ctx, inner);
-
-	memset(pad, 0x5c, sizeof(pad));
-	for (int i = 0; i < keylen; i++)
-		pad[i] ^= key[i];
-	pg_sha256_init(&ctx);
-	pg_sha256_update(&ctx, pad, sizeof(pad));
-	pg_sha256_update(&ctx, inner, sizeof(inner));
-	pg_sha256_final(&ctx, mac);
-
+	ok = (ctx != NULL && sha256() != NULL &&
+		  EVP_DigestInit_ex(ctx, sha256(), NULL) == 1 &&
+		  EVP_DigestUpdate(ctx, pad, sizeof(pad)) == 1);
 	explicit_bzero(pad, sizeof(pad));
+	if (!ok)
+	{
+		EVP_MD_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+static bool
+hmac_key_init(HmacKey *k, const uint8 *key, int keylen)
+{
+	Assert(keylen <= SHA256_BLOCK_LEN);
+	k->inner = hmac_key_half(key, keylen, 0x36);
+	k->outer = hmac_key_half(key, keylen, 0x5c);
+	if (k->inner == NULL || k->outer == NULL)
+	{
+		hmac_key_free(k);
+		return false;
+	}
 	return true;
 }
 
-#endif
+/*
+ * hmac_sha256
+ *		HMAC-SHA256 of the three parts "id" "." "ts" "." "body" with a
+ *		prepared key.
+ */
+static bool
+hmac_sha256(const HmacKey *k, const char *msg_id, const char *ts,
+			const char *body, size_t body_len, uint8 *mac)
+{
+	static EVP_MD_CTX *work = NULL;
+	uint8		inner[SIGNING_MAC_LEN];
+	unsigned int len;
+	bool		ok;
+
+	if (work == NULL && (work = EVP_MD_CTX_new()) == NULL)
+		return false;
+	ok = (EVP_MD_CTX_copy_ex(work, k->inner) == 1 &&
+		  EVP_DigestUpdate(work, msg_id, strlen(msg_id)) == 1 &&
+		  EVP_DigestUpdate(work, ".", 1) == 1 &&
+		  EVP_DigestUpdate(work, ts, strlen(ts)) == 1 &&
+		  EVP_DigestUpdate(work, ".", 1) == 1 &&
+		  EVP_DigestUpdate(work, body, body_len) == 1 &&
+		  EVP_DigestFinal_ex(work, inner, &len) == 1 &&
+		  EVP_MD_CTX_copy_ex(work, k->outer) == 1 &&
+		  EVP_DigestUpdate(work, inner, sizeof(inner)) == 1 &&
+		  EVP_DigestFinal_ex(work, mac, &len) == 1);
+	explicit_bzero(inner, sizeof(inner));
+	return ok;
+}
+
+/* "v1," and the base64 of mac, NUL-terminated, into out */
+static bool
+format_signature(const uint8 *mac, char *out)
+{
+	int			len;
+
+	memcpy(out, "v1,", 3);
+	len = pg_b64_encode((const char *) mac, SIGNING_MAC_LEN, out + 3,
+						SIGNING_SIGNATURE_LEN - 3);
+	if (len != SIGNING_SIGNATURE_LEN - 3)
+		return false;
+	out[SIGNING_SIGNATURE_LEN] = '\0';
+	return true;
+}
 
 /*
  * SigningSignature
@@ -194,27 +220,75 @@ SigningSignature(const char *secret, const char *msg_id, int64 timestamp,
 	uint8		key[SIGNING_KEY_MAX_LEN];
 	uint8		mac[SIGNING_MAC_LEN];
 	char		ts[32];
+	HmacKey		k;
 	int			keylen;
-	int			len;
 	bool		ok;
 
 	keylen = SigningDecodeSecret(secret, key, NULL);
 	if (keylen < 0)
 		return false;
-
-	snprintf(ts, sizeof(ts), INT64_FORMAT, timestamp);
-	ok = hmac_sha256(key, keylen, msg_id, ts, body, body_len, mac);
+	ok = hmac_key_init(&k, key, keylen);
 	explicit_bzero(key, sizeof(key));
 	if (!ok)
 		return false;
 
-	memcpy(out, "v1,", 3);
-	len = pg_b64_encode((const char *) mac, SIGNING_MAC_LEN, out + 3,
-						SIGNING_SIGNATURE_LEN - 3);
-	if (len != SIGNING_SIGNATURE_LEN - 3)
-		return false;
-	out[SIGNING_SIGNATURE_LEN] = '\0';
-	return true;
+	snprintf(ts, sizeof(ts), INT64_FORMAT, timestamp);
+	ok = hmac_sha256(&k, msg_id, ts, body, body_len, mac);
+	hmac_key_free(&k);
+	return ok && format_signature(mac, out);
+}
+
+/*
+ * The prepared keys of the last secrets SigningHeaderValue signed with,
+ * for the life of the process (the delivery worker's): a webhook's secret
+ * is decoded and its padded blocks hashed once, not for every delivery.
+ * Keyed by the secret itself, so a rotated secret is a new entry; the
+ * oldest entry makes room.
+ */
+#define KEY_CACHE_SIZE		8
+#define SECRET_MAX_LEN		(SIGNING_SECRET_PREFIX_LEN + 4 * ((SIGNING_KEY_MAX_LEN + 2) / 3))
+
+typedef struct CachedKey
+{
+	char		secret[SECRET_MAX_LEN + 1]; /* empty: unused */
+	HmacKey		key;
+} CachedKey;
+
+static CachedKey key_cache[KEY_CACHE_SIZE];
+static int	key_cache_next = 0;
+
+static const HmacKey *
+cached_key(const char *secret)
+{
+	uint8		key[SIGNING_KEY_MAX_LEN];
+	CachedKey  *entry;
+	int			keylen;
+	bool		ok;
+
+	for (int i = 0; i < KEY_CACHE_SIZE; i++)
+	{
+		if (key_cache[i].secret[0] != '\0' && strcmp(key_cache[i].secret, secret) == 0)
+			return &key_cache[i].key;
+	}
+	if (strlen(secret) > SECRET_MAX_LEN)
+		return NULL;			/* malformed: too long for any key */
+	keylen = SigningDecodeSecret(secret, key, NULL);
+	if (keylen < 0)
+		return NULL;
+
+	entry = &key_cache[key_cache_next];
+	key_cache_next = (key_cache_next + 1) % KEY_CACHE_SIZE;
+	if (entry->secret[0] != '\0')
+	{
+		hmac_key_free(&entry->key);
+		explicit_bzero(entry->secret, sizeof(entry->secret));
+	}
+	ok = hmac_key_init(&entry->key, key, keylen);
+	explicit_bzero(key, sizeof(key));
+	if (!ok)
+		return NULL;
+	strcpy(entry->secret, secret);
+	return &entry->key;
 }
 
 /*
@@ -228,14 +302,20 @@ SigningHeaderValue(const char *const *secrets, int nsecrets,
 {
 	char	   *result = palloc(nsecrets * (SIGNING_SIGNATURE_LEN + 1) + 1);
 	char	   *p = result;
+	char		ts[32];
 
+	snprintf(ts, sizeof(ts), INT64_FORMAT, timestamp);
 	for (int i = 0; i < nsecrets; i++)
 	{
-		if (secrets[i] == NULL)
+		const HmacKey *k;
+		uint8		mac[SIGNING_MAC_LEN];
+
+		if (secrets[i] == NULL || (k = cached_key(secrets[i])) == NULL)
 			continue;
 		if (p != result)
 			*p++ = ' ';
-		if (!SigningSignature(secrets[i], msg_id, timestamp, body, body_len, p))
+		if (!hmac_sha256(k, msg_id, ts, body, body_len, mac) ||
+			!format_signature(mac, p))
 		{
 			if (p != result)
 				p--;

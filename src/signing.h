@@ -78,7 +78,10 @@ extern bool SigningSignature(const char *secret, const char *msg_id,
  * then its previous_secret when previous_secret_until is still in the
  * future; NULL entries are skipped.  Returns a palloc'd string of the
  * signatures separated by single spaces, or NULL when no usable secret was
- * given (all NULL or malformed).
+ * given (all NULL or malformed).  The keys of the last eight secrets used
+ * stay prepared, in memory of the process, until it exits or they are
+ * pushed out: meant for the delivery worker, which signs with the same
+ * secrets again and again.
  */
 extern char *SigningHeaderValue(const char *const *secrets, int nsecrets,
 								const char *msg_id, int64 timestamp,

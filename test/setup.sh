@@ -15,7 +15,7 @@ export NEXTPHONE_ROOT
 
 packages=(
 	postgresql-15 postgresql-server-dev-15 postgresql-client-15
-	libcurl4-openssl-dev libipc-run-perl
+	libcurl4-openssl-dev libssl-dev libipc-run-perl
 	make gcc clang-14 llvm-14 libclang-rt-14-dev
 	python3 openssl nginx-light curl valgrind
 )

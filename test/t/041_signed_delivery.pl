@@ -1,7 +1,7 @@
 # Signed deliveries end to end: the receiver checks the Standard Webhooks
 # signature with its own code (Python's hmac), over the exact bytes it got;
 # during a rotation both secrets sign; an unsigned webhook still sends
-# webhook-id.
+# webhook-id; many webhooks' secrets in turn each sign their own.
 use strict;
 use warnings;
 use FindBin;
@@ -95,6 +95,38 @@ is(wait_for_outbox($node, $id), 'delivered', 'unsigned delivery delivered');
 (undef, $req) = received($recv);
 ok(defined $req->{headers}{'webhook-id'}, 'webhook-id sent unsigned too');
 ok(!defined $req->{headers}{'webhook-signature'}, 'no signature without a secret');
+
+# The worker keeps the prepared keys of the last eight secrets it signed
+# with. Twelve webhooks, each with a secret of its own, delivering in turn,
+# twice: the second round finds the first keys pushed out, and each delivery
+# is still signed with its own webhook's secret, and only with it.
+my @secrets = map { $node->safe_psql('postgres', 'SELECT nextphone.generate_secret()') } 0 .. 11;
+my $recv3 = start_receiver(secret => \@secrets);
+for my $i (0 .. 11)
+{
+	$node->safe_psql('postgres', qq{
+		SELECT nextphone.create_webhook('{
+		  "type": "http", "tool_name": "many$i", "http_method": "POST",
+		  "url": "http://127.0.0.1:$recv3->{port}/many/$i",
+		  "body_template": {"first_name": "{{first_name}}"},
+		  "parameters": [{"name": "first_name", "type": "string"}],
+		  "signing_secret": "$secrets[$i]"
+		}')});
+}
+for my $round (1, 2)
+{
+	my @ids = map { enqueue("many$_") } 0 .. 11;
+	my @status = map { wait_for_outbox($node, $_) } @ids;
+	is_deeply(\@status, [ ('delivered') x 12 ], "round $round: twelve webhooks delivered");
+}
+my @many = received($recv3);
+is(scalar @many, 24, 'twenty-four requests');
+my @wrong = grep {
+	my ($i) = $_->{path} =~ m{/many/(\d+)$};
+	my @want = map { $_ == $i ? JSON::PP::true : JSON::PP::false } 0 .. 11;
+	!defined $i || JSON::PP->new->canonical->encode($_->{verified}) ne JSON::PP->new->encode(\@want);
+} @many;
+is(scalar @wrong, 0, "each signed with its own webhook's secret alone");
 
 $node->stop;
 done_testing();
