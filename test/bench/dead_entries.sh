@@ -21,6 +21,9 @@
 # round it prints the round's deliveries/s, the pages the claim's ad-hoc
 # index scan reads with nothing to claim, and its time (EXPLAIN ANALYZE),
 # and autovacuum's count of runs on the outbox and of its dead rows.
+# WEBHOOK=1 queues the guide's webhook instead (sink.sh) and measures that
+# webhook's scan of outbox_due, and in a last column the pages of the skip
+# scan that finds the webhooks with queued rows.
 set -euo pipefail
 ROUNDS=${1:-10}
 BATCH=${2:-20000}
@@ -45,27 +48,48 @@ if [ "$PRELOAD" -gt 0 ]; then
 	psql -c 'VACUUM ANALYZE nextphone.outbox'
 fi
 
-# the claim's read of the ad-hoc group (claim_sql in src/queue.c), alone
-probe_sql="EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF)
-	SELECT o.ctid FROM nextphone.outbox o
-	 WHERE o.webhook_id IS NULL AND o.queued AND o.next_attempt_at <= now()
-	   AND o.status = 'pending'
-	 ORDER BY o.next_attempt_at LIMIT 64"
+# the claim's read of the ad-hoc group or of the webhook's (claim_sql in
+# src/queue.c), alone; and the first step of its skip scan (ACTIVE_WEBHOOKS)
+explain="EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF)"
+sink_webhook
+if [ "${WEBHOOK:-0}" = 1 ]; then
+	w=$(psql -c "SELECT id FROM nextphone.webhooks WHERE tool_name = 'submitLeadToCRM'")
+	probe_sql="$explain SELECT o.ctid FROM nextphone.outbox o
+		 WHERE o.webhook_id = $w AND o.queued AND o.next_attempt_at <= now()
+		   AND o.status = 'pending'
+		 ORDER BY o.webhook_id, o.next_attempt_at LIMIT 64"
+	queue_sql="INSERT INTO nextphone.outbox (webhook, vars, next_attempt_at)
+		SELECT 'submitLeadToCRM', jsonb_build_object('first_name', 'John',
+		         'caller_number', '+1555' || lpad(g::text, 7, '0'), 'email', 'john' || g || '@example.com',
+		         'company_name', 'Smith Roofing', 'message', 'Needs roof inspection'),
+		       clock_timestamp()
+		  FROM generate_series(1, $BATCH) g"
+else
+	probe_sql="$explain SELECT o.ctid FROM nextphone.outbox o
+		 WHERE o.webhook_id IS NULL AND o.queued AND o.next_attempt_at <= now()
+		   AND o.status = 'pending'
+		 ORDER BY o.next_attempt_at LIMIT 64"
+	queue_sql="INSERT INTO nextphone.outbox (method, url, body, next_attempt_at)
+		SELECT 'POST', 'http://127.0.0.1:$httpport/sink', '{\"n\":' || g || '}', clock_timestamp()
+		  FROM generate_series(1, $BATCH) g"
+fi
+skip_sql="$explain SELECT o.webhook_id FROM nextphone.outbox o
+	 WHERE o.queued AND o.webhook_id IS NOT NULL ORDER BY o.webhook_id LIMIT 1"
+pages() { sed -n 's/^ *Buffers: shared hit=\([0-9]*\).*/\1/p' | head -1; }
 echo "rows in the outbox before: $PRELOAD delivered"
-printf '%-10s %14s %12s %12s %9s %10s\n' delivered deliveries/s claim-pages claim-ms vacuums dead-rows
+printf '%-10s %14s %12s %12s %9s %10s %11s\n' delivered deliveries/s claim-pages claim-ms vacuums dead-rows skip-pages
 for r in $(seq 1 "$ROUNDS"); do
 	t0=$(date +%s.%N)
-	psql -c "INSERT INTO nextphone.outbox (method, url, body, next_attempt_at)
-		SELECT 'POST', 'http://127.0.0.1:$httpport/sink', '{\"n\":' || g || '}', clock_timestamp()
-		  FROM generate_series(1, $BATCH) g" >/dev/null
+	psql -c "$queue_sql" >/dev/null
 	while [ "$(psql -c "SELECT count(*) FROM nextphone.outbox WHERE queued")" != 0 ]; do
 		sleep 0.2
 	done
 	rate=$(echo "$BATCH / ($(date +%s.%N) - $t0)" | bc)
 	plan=$(psql -c "$probe_sql")
-	pages=$(sed -n 's/.*Buffers: shared hit=\([0-9]*\).*/\1/p' <<<"$plan" | head -1)
+	pages=$(pages <<<"$plan")
 	ms=$(sed -n 's/Execution Time: \(.*\) ms/\1/p' <<<"$plan")
 	stats=$(psql -F ' ' -c "SELECT autovacuum_count, n_dead_tup FROM pg_stat_user_tables
 		WHERE relid = 'nextphone.outbox'::regclass")
-	printf '%-10s %14s %12s %12s %9s %10s\n' $((r * BATCH)) "$rate" "$pages" "$ms" $stats
+	skip=$(psql -c "$skip_sql" | pages)
+	printf '%-10s %14s %12s %12s %9s %10s %11s\n' $((r * BATCH)) "$rate" "$pages" "$ms" $stats "$skip"
 done
