@@ -132,14 +132,15 @@ static EVP_MD_CTX *
 hmac_key_half(const uint8 *key, int keylen, uint8 padbyte)
 {
 	uint8		pad[SHA256_BLOCK_LEN];
+	const EVP_MD *md = sha256();
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	bool		ok;
 
 	memset(pad, padbyte, sizeof(pad));
 	for (int i = 0; i < keylen; i++)
 		pad[i] ^= key[i];
-	ok = (ctx != NULL && sha256() != NULL &&
-		  EVP_DigestInit_ex(ctx, sha256(), NULL) == 1 &&
+	ok = (ctx != NULL && md != NULL &&
+		  EVP_DigestInit_ex(ctx, md, NULL) == 1 &&
 		  EVP_DigestUpdate(ctx, pad, sizeof(pad)) == 1);
 	explicit_bzero(pad, sizeof(pad));
 	if (!ok)

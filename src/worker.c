@@ -1688,19 +1688,21 @@ NextphoneWorkerMain(Datum main_arg)
 		 * nothing can be recorded.  Exit code 1: the server starts the worker
 		 * again, unless it is shutting down.
 		 */
-		if (stopping &&
-			((HttpInFlight(client) == 0 && npending == 0 && ndeferred == 0) ||
-			 cycle_start >= stop_at || read_only))
+		if (stopping)
 		{
-			ereport(LOG,
-					(errmsg("nextphone delivery worker %d of database \"%s\" stopped",
-							number + 1, my_database),
-					 HttpInFlight(client) + npending + ndeferred > 0 ?
-					 errdetail_plural("%d request sent or in flight will be sent again after the restart.",
-									  "%d requests sent or in flight will be sent again after the restart.",
-									  HttpInFlight(client) + npending + ndeferred,
-									  HttpInFlight(client) + npending + ndeferred) : 0));
-			proc_exit(1);
+			int			unrecorded = HttpInFlight(client) + npending + ndeferred;
+
+			if (unrecorded == 0 || cycle_start >= stop_at || read_only)
+			{
+				ereport(LOG,
+						(errmsg("nextphone delivery worker %d of database \"%s\" stopped",
+								number + 1, my_database),
+						 unrecorded > 0 ?
+						 errdetail_plural("%d request sent or in flight will be sent again after the restart.",
+										  "%d requests sent or in flight will be sent again after the restart.",
+										  unrecorded, unrecorded) : 0));
+				proc_exit(1);
+			}
 		}
 
 		/*
